@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -75,6 +76,8 @@ class GatewayProcess:
     def log_path(self) -> Path:
         return self.workdir / f"gateway-{self.port}.log"
 
+    health_path: str = "/-/healthy"
+
     def start(self, timeout: float = 20.0) -> GatewayProcess:
         log = self.log_path.open("ab")
         env = {**os.environ, **self.env}
@@ -85,7 +88,8 @@ class GatewayProcess:
         self.wait_healthy(timeout)
         return self
 
-    def wait_healthy(self, timeout: float = 20.0, path: str = "/-/healthy") -> None:
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        path = self.health_path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
@@ -124,6 +128,18 @@ class GatewayProcess:
 GatewayFactory = Callable[..., GatewayProcess]
 
 
+def health_path_for(flags: tuple[str, ...]) -> str:
+    """The health endpoint under the route prefix the flags set (spec 8.1)."""
+    prefix = ""
+    for flag in flags:
+        if flag.startswith("--web.external-url=") and not prefix:
+            prefix = urlsplit(flag.partition("=")[2]).path
+        if flag.startswith("--web.route-prefix="):
+            prefix = flag.partition("=")[2]
+    prefix = "/" + prefix.strip("/")
+    return ("" if prefix == "/" else prefix) + "/-/healthy"
+
+
 def pushgate_argv(port: int, *flags: str, data_dir: Path) -> list[str]:
     """argv that starts ``pushgate serve`` from this checkout's interpreter."""
     has_file_flag = any(f.startswith("--persistence.file") for f in flags)
@@ -151,7 +167,8 @@ def pushgate_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
         p = port or free_port()
         d = data_dir or tmp_path
         d.mkdir(parents=True, exist_ok=True)
-        gw = GatewayProcess(pushgate_argv(p, *flags, data_dir=d), p, d, env or {})
+        gw = GatewayProcess(pushgate_argv(p, *flags, data_dir=d), p, d, env or {},
+                            health_path=health_path_for(flags))
         started.append(gw)
         if wait:
             gw.start()
@@ -176,7 +193,7 @@ def go_gateway_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
         has_file_flag = any(f.startswith("--persistence.file") for f in flags)
         argv = [binary, f"--web.listen-address=127.0.0.1:{p}",
                 *([] if has_file_flag else ["--persistence.file="]), *flags]
-        gw = GatewayProcess(argv, p, d, env or {})
+        gw = GatewayProcess(argv, p, d, env or {}, health_path=health_path_for(flags))
         started.append(gw)
         if wait:
             gw.start()
