@@ -1,0 +1,323 @@
+"""The Pushgateway's write rules as pure functions over a read-only index.
+
+``plan_write`` turns a :class:`WriteRequest` into the group that should be
+stored (or raises :class:`ConsistencyError`); ``plan_failure`` gives the group
+after a rejected push. Neither mutates anything: the state applies the
+result, so a failed commit can simply not apply it.
+
+The consistency check is incremental. The official gateway re-gathers the
+whole store on every push; here a push is checked only against indexes of the
+rest of the store (family name -> type and number of groups, series ->
+owning group), so its cost is proportional to the push itself. The rules
+checked are the ones client_golang's gather applies (see the spec, 3.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from pushgate.core.errors import ConsistencyError
+from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
+from pushgate.core.names import is_reserved_label_name, is_valid_label_name, is_valid_metric_name
+from pushgate.core.protobuf import render_metric_debug
+from pushgate.store.contract import (
+    PUSH_FAILURE_TIME_HELP,
+    PUSH_FAILURE_TIME_NAME,
+    PUSH_TIME_HELP,
+    PUSH_TIME_NAME,
+    Group,
+    StoredFamily,
+    WriteRequest,
+)
+
+_GO_TYPE_NAMES: dict[MetricType, str] = {
+    "counter": "COUNTER",
+    "gauge": "GAUGE",
+    "summary": "SUMMARY",
+    "histogram": "HISTOGRAM",
+    "untyped": "UNTYPED",
+}
+_SUFFIXES = ("_count", "_sum", "_bucket")
+
+
+class IndexView(Protocol):
+    """What the rules need to know about the rest of the store."""
+
+    def group(self, key: GroupingKey) -> Group | None: ...
+
+    def family_type(self, name: str) -> tuple[MetricType, int] | None:
+        """Type of the stored non-empty families called ``name`` and in how many groups."""
+        ...
+
+    def series_owner(self, name: str, labels: Labels) -> GroupingKey | None:
+        """The group that exposes series ``name{labels}``, if any."""
+        ...
+
+    @property
+    def own_types(self) -> Mapping[str, MetricType]:
+        """Names and types of the gateway's own metrics."""
+        ...
+
+
+def go_type_name(t: MetricType) -> str:
+    return _GO_TYPE_NAMES[t]
+
+
+def _instance_labels(key: GroupingKey) -> Labels:
+    """The labels of the synthetic push_* gauges: the key plus ``instance=""``."""
+    if any(name == "instance" for name, _ in key):
+        return key
+    return tuple(sorted((*key, ("instance", ""))))
+
+
+def _gauge(name: str, help_: str, key: GroupingKey, value: float, ts: float) -> StoredFamily:
+    metric = Metric(labels=_instance_labels(key), value=float(value))
+    return StoredFamily(MetricFamily(name, "gauge", help_, (metric,)), ts)
+
+
+def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
+    """Apply the grouping labels to every metric (spec 2.5).
+
+    Grouping labels overwrite same-named body labels, ``instance=""`` is added
+    when absent, and the pairs are sorted by name. Two labels of one name in a
+    metric (possible in protobuf) are rejected as client_golang does.
+    """
+    grouping = dict(key)
+    metrics = []
+    for metric in family.metrics:
+        labels = dict(metric.labels)
+        if len(labels) != len(metric.labels):
+            dup = _first_duplicate_name(metric.labels)
+            raise ConsistencyError(
+                f"collected metric {family.name!r} {{ {render_metric_debug(family.type, metric)}}}"
+                f" has two or more labels with the same name: {dup}".replace("'", '"')
+            )
+        labels.update(grouping)
+        labels.setdefault("instance", "")
+        metrics.append(
+            Metric(
+                labels=tuple(sorted(labels.items())),
+                value=metric.value,
+                sample_count=metric.sample_count,
+                sample_sum=metric.sample_sum,
+                quantiles=metric.quantiles,
+                buckets=metric.buckets,
+                timestamp_ms=metric.timestamp_ms,
+            )
+        )
+    return MetricFamily(family.name, family.type, family.help, tuple(metrics))
+
+
+def _first_duplicate_name(labels: Labels) -> str:
+    seen: set[str] = set()
+    for name, _ in labels:
+        if name in seen:
+            return name
+        seen.add(name)
+    return ""
+
+
+def _quote(name: str) -> str:
+    """Go's %q for a metric name (names are ASCII in practice)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _metric_error(family: MetricFamily, metric: Metric, reason: str) -> ConsistencyError:
+    dump = render_metric_debug(family.type, metric)
+    return ConsistencyError(f"collected metric {_quote(family.name)} {{ {dump}}} {reason}")
+
+
+def _is_valid_utf8(value: str) -> bool:
+    # Values decoded with surrogateescape carry lone surrogates for bad bytes.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_family_alone(family: MetricFamily) -> None:
+    """Rules that need only the family itself (names, labels, values)."""
+    if not is_valid_metric_name(family.name):
+        raise ConsistencyError(f"{_quote(family.name)} is not a valid metric name")
+    for metric in family.metrics:
+        for name, value in metric.labels:
+            if not is_valid_label_name(name) or is_reserved_label_name(name):
+                raise _metric_error(family, metric, f"has a label with an invalid name: {name}")
+            if family.type == "summary" and name == "quantile":
+                raise _metric_error(family, metric, 'must not have an explicit "quantile" label')
+            if not _is_valid_utf8(value):
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise _metric_error(
+                    family,
+                    metric,
+                    f"has a label named {_quote(name)} whose value is not utf8: {shown!r}",
+                )
+
+
+def _check_type(family: MetricFamily, index: IndexView, own_group_has: bool) -> None:
+    own = index.own_types.get(family.name)
+    if own is not None and own != family.type:
+        raise ConsistencyError(
+            f"gathered metric family {family.name} has type {go_type_name(family.type)}"
+            f" but should have {go_type_name(own)}"
+        )
+    stored = index.family_type(family.name)
+    if stored is None:
+        return
+    stored_type, groups = stored
+    others = groups - (1 if own_group_has else 0)
+    if others > 0 and stored_type != family.type:
+        raise _metric_error(family, family.metrics[0], f"is not a {go_type_name(stored_type)}")
+
+
+def _name_exists(
+    name: str, index: IndexView, new: Mapping[str, StoredFamily], old: Group | None
+) -> MetricType | None:
+    """Type of a non-empty family ``name`` in the store as it would be after the write."""
+    candidate = new.get(name)
+    if candidate is not None:
+        return candidate.family.type if candidate.family.metrics else None
+    own = index.own_types.get(name)
+    if own is not None:
+        return own
+    stored = index.family_type(name)
+    if stored is None:
+        return None
+    stored_type, groups = stored
+    old_has = old is not None and name in old.families and bool(old.families[name].family.metrics)
+    # ``name`` is not in the new group, so the old group's copy (if any) is gone.
+    return stored_type if groups - (1 if old_has else 0) > 0 else None
+
+
+def _check_suffixes(
+    family: MetricFamily, index: IndexView, new: Mapping[str, StoredFamily], old: Group | None
+) -> None:
+    name = family.name
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            base = name[: -len(suffix)]
+            base_type = _name_exists(base, index, new, old)
+            if base_type == "summary" and suffix != "_bucket":
+                raise ConsistencyError(
+                    f"collected metric named {_quote(name)} collides with previously"
+                    f" collected summary named {_quote(base)}"
+                )
+            if base_type == "histogram":
+                raise ConsistencyError(
+                    f"collected metric named {_quote(name)} collides with previously"
+                    f" collected histogram named {_quote(base)}"
+                )
+    if family.type in ("summary", "histogram"):
+        suffixes = _SUFFIXES if family.type == "histogram" else _SUFFIXES[:2]
+        for suffix in suffixes:
+            if _name_exists(name + suffix, index, new, old) is not None:
+                raise ConsistencyError(
+                    f"collected histogram or summary named {_quote(name)} collides with"
+                    f" previously collected metric named {_quote(name + suffix)}"
+                )
+
+
+def _check_series(family: MetricFamily, key: GroupingKey, index: IndexView) -> None:
+    seen: set[Labels] = set()
+    for metric in family.metrics:
+        if metric.labels in seen:
+            raise _metric_error(
+                family, metric, "was collected before with the same name and label values"
+            )
+        seen.add(metric.labels)
+        owner = index.series_owner(family.name, metric.labels)
+        if owner is not None and owner != key:
+            raise _metric_error(
+                family, metric, "was collected before with the same name and label values"
+            )
+
+
+def check_families(
+    changed: list[MetricFamily],
+    key: GroupingKey,
+    index: IndexView,
+    new: Mapping[str, StoredFamily],
+    old: Group | None,
+) -> None:
+    """The consistency check of the families a write changes (spec 3.6)."""
+    for family in changed:
+        if not family.metrics:
+            continue  # empty families are stored but never exposed
+        _check_family_alone(family)
+        old_has = (
+            old is not None
+            and family.name in old.families
+            and bool(old.families[family.name].family.metrics)
+        )
+        _check_type(family, index, old_has)
+        _check_suffixes(family, index, new, old)
+        _check_series(family, key, index)
+
+
+def plan_write(request: WriteRequest, index: IndexView) -> Group | None:
+    """The group to store for ``request`` (``None`` for DELETE).
+
+    Raises :class:`ConsistencyError` when the push must be rejected; the
+    caller then records the failure with :func:`plan_failure`.
+    """
+    key = request.key
+    if request.kind == "delete":
+        return None
+    ts = request.timestamp
+    for family in request.families:
+        for metric in family.metrics:
+            if metric.timestamp_ms is not None:
+                raise ConsistencyError("pushed metrics must not have timestamps")
+    pushed = [sanitise(f, key) for f in request.families]
+    old = index.group(key)
+    families: dict[str, StoredFamily] = {}
+    if old is not None:
+        if request.kind == "put":
+            for name in (PUSH_TIME_NAME, PUSH_FAILURE_TIME_NAME):
+                if name in old.families:
+                    families[name] = old.families[name]
+        else:
+            families.update(old.families)
+    for family in pushed:
+        families[family.name] = StoredFamily(family, ts)
+    # A pushed push_time_seconds is always replaced by the gateway's own.
+    families[PUSH_TIME_NAME] = _gauge(PUSH_TIME_NAME, PUSH_TIME_HELP, key, ts, ts)
+    if PUSH_FAILURE_TIME_NAME not in families or old is None:
+        # Quirk kept from 1.5.1 (spec 3.2): a pushed push_failure_time_seconds
+        # replaces the gateway's only when the group already existed.
+        families[PUSH_FAILURE_TIME_NAME] = _gauge(
+            PUSH_FAILURE_TIME_NAME, PUSH_FAILURE_TIME_HELP, key, 0.0, ts
+        )
+    changed = [
+        s.family
+        for s in families.values()
+        if s.last_push == ts and (old is None or old.families.get(s.family.name) is not s)
+    ]
+    check_families(changed, key, index, families, old)
+    return Group(key, families)
+
+
+def plan_failure(key: GroupingKey, timestamp: float, index: IndexView) -> Group | None:
+    """The group after a rejected push: its failure time set to ``timestamp``.
+
+    A missing group is created with ``push_time_seconds 0``, as 1.5.1 does,
+    unless that group would expose the same push_* series as another group
+    (``{job="a"}`` beside ``{job="a",instance=""}``): 1.5.1 creates it anyway
+    and then fails every scrape; pushgate records nothing in that case.
+    """
+    old = index.group(key)
+    failure = _gauge(PUSH_FAILURE_TIME_NAME, PUSH_FAILURE_TIME_HELP, key, timestamp, timestamp)
+    if old is not None:
+        families = dict(old.families)
+        families[PUSH_FAILURE_TIME_NAME] = failure
+        return Group(key, families)
+    push = _gauge(PUSH_TIME_NAME, PUSH_TIME_HELP, key, 0.0, timestamp)
+    for stored in (push, failure):
+        for metric in stored.family.metrics:
+            if index.series_owner(stored.family.name, metric.labels) is not None:
+                return None
+            if not all(_is_valid_utf8(v) for _, v in metric.labels):
+                return None
+    return Group(key, {PUSH_TIME_NAME: push, PUSH_FAILURE_TIME_NAME: failure})
