@@ -1,0 +1,170 @@
+"""Wiring: the route table, the aiohttp application and the listeners.
+
+One catch-all aiohttp route hands every request to :func:`dispatch`, which
+asks the Go-compatible :class:`~pushgate.server.router.Router` what the
+official gateway would do with the raw path (serve, redirect, 404, 405) and
+calls the resource module that serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from pushgate.server import admin, api_v1, exposition, health, push, ui
+from pushgate.server.errors import text_error
+from pushgate.server.gateway import Gateway
+from pushgate.server.router import (
+    BadRequest,
+    Match,
+    MethodNotAllowed,
+    NotFound,
+    Options,
+    Redirect,
+    Route,
+    Router,
+)
+from pushgate.server.selfmetrics import OWN_TYPES
+from pushgate.server.settings import Settings
+from pushgate.store import open_store
+
+log = logging.getLogger("pushgate.server")
+
+Handler = Callable[[Gateway, web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+async def _push_plain(
+    gw: Gateway, request: web.Request, params: dict[str, str]
+) -> web.StreamResponse:
+    return await push.handle_write(gw, request, params, job_base64=False)
+
+
+async def _push_base64(
+    gw: Gateway, request: web.Request, params: dict[str, str]
+) -> web.StreamResponse:
+    return await push.handle_write(gw, request, params, job_base64=True)
+
+
+HANDLERS: dict[str, Handler] = {
+    "metrics": exposition.handle_metrics,
+    "push": _push_plain,
+    "push_base64": _push_base64,
+    "healthy": health.handle_healthy,
+    "ready": health.handle_ready,
+    "quit": admin.handle_quit,
+    "quit_get": admin.handle_quit_get,
+    "api_status": api_v1.handle_status,
+    "api_metrics": api_v1.handle_metrics,
+    "api_options": api_v1.handle_options,
+    "wipe": admin.handle_wipe,
+    "ui": ui.handle_index,
+    "static": ui.handle_static,
+}
+
+
+def build_routes(settings: Settings) -> list[Route]:
+    # Go joins the telemetry path with the prefix (path.Join), so it is
+    # registered already joined and outside the prefix.
+    joined = posixpath.normpath(settings.effective_prefix + "/" + settings.telemetry_path)
+    telemetry = "/" + joined.lstrip("/")  # normpath keeps a leading "//"
+    routes = [Route("GET", telemetry, "metrics", prefixed=False)]
+    for method in ("PUT", "POST", "DELETE"):
+        routes += [
+            Route(method, "/metrics/job/:job", "push"),
+            Route(method, "/metrics/job/:job/*labels", "push"),
+            Route(method, "/metrics/job@base64/:job", "push_base64"),
+            Route(method, "/metrics/job@base64/:job/*labels", "push_base64"),
+        ]
+    routes += [
+        Route("GET", "/-/healthy", "healthy"),
+        Route("GET", "/-/ready", "ready"),
+        Route("PUT", "/-/quit", "quit"),
+        Route("POST", "/-/quit", "quit"),
+        Route("GET", "/api/v1/status", "api_status"),
+        Route("GET", "/api/v1/metrics", "api_metrics"),
+        Route("OPTIONS", "/api/v1/*path", "api_options"),
+        Route("GET", "/", "ui"),
+        Route("GET", "/status", "ui"),
+        Route("GET", "/static/*filepath", "static"),
+    ]
+    if settings.enable_admin_api:
+        routes.append(Route("PUT", "/api/v1/admin/wipe", "wipe"))
+    # 1.5.1 registers GET /-/quit outside the route prefix (spec 7.2).
+    routes.append(Route("GET", "/-/quit", "quit_get", prefixed=False))
+    return routes
+
+
+def build_app(gw: Gateway) -> web.Application:
+    router = Router(build_routes(gw.settings), gw.settings.effective_prefix)
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        resolution = router.resolve(request.method, raw_path, raw_query)
+        if isinstance(resolution, Match):
+            return await HANDLERS[resolution.name](gw, request, resolution.params)
+        if isinstance(resolution, Redirect):
+            return web.Response(
+                status=resolution.status,
+                headers={
+                    "Location": resolution.location,
+                    "Content-Type": "text/html; charset=utf-8",
+                },
+            )
+        if isinstance(resolution, MethodNotAllowed):
+            return text_error(405, "Method Not Allowed", {"Allow": resolution.allow})
+        if isinstance(resolution, Options):
+            return web.Response(status=200, headers={"Allow": resolution.allow})
+        if isinstance(resolution, BadRequest):
+            return text_error(400, resolution.message)
+        assert isinstance(resolution, NotFound)
+        return text_error(404, "404 page not found")
+
+    app = web.Application(client_max_size=gw.settings.max_body_bytes)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
+def _parse_listen(address: str) -> tuple[str | None, int]:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    return (host or None), int(port)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the gateway until SIGTERM/SIGINT or ``/-/quit``; return the exit code."""
+    store = open_store(
+        settings.persistence_file, durability=settings.durability, own_types=OWN_TYPES
+    )
+    await store.start()
+    gw = Gateway(settings, store)
+    app = build_app(gw)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        for address in settings.listen_addresses:
+            host, port = _parse_listen(address)
+            await web.TCPSite(runner, host, port, reuse_address=True).start()
+    except OSError as e:
+        await runner.cleanup()
+        await store.close()
+        log.error("cannot listen on %s: %s", settings.listen_addresses, e)
+        return 1
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, gw.quit_requested.set)
+    log.info(
+        "pushgate listening on %s, store %s (%d groups)",
+        ", ".join(settings.listen_addresses),
+        store.name,
+        len(store),
+    )
+    await gw.quit_requested.wait()
+    log.info("shutting down: finishing accepted writes")
+    await runner.cleanup()
+    await store.close()
+    return 0

@@ -1,0 +1,50 @@
+"""GET of the telemetry path: every group merged with the gateway's own metrics."""
+
+from __future__ import annotations
+
+import gzip
+
+from aiohttp import web
+
+from pushgate.core.protobuf import (
+    negotiate_exposition,
+    render_compact_text,
+    render_delimited,
+    render_text_debug,
+)
+from pushgate.server.gateway import Gateway
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_PROTO = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding="
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    if not header:
+        return False
+    for part in header.split(","):
+        token, _, params = part.strip().partition(";")
+        if token.strip().lower() == "gzip":
+            q = params.strip()
+            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+    return False
+
+
+async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
+    own = gw.own_families()
+    fmt = negotiate_exposition(request.headers.get("Accept"))
+    if fmt == "text":
+        body = gw.store.render_text(own)
+        content_type = TEXT_CONTENT_TYPE
+    else:
+        families = gw.store.merged_families(own)
+        if fmt == "protobuf-delimited":
+            body, content_type = render_delimited(families), _PROTO + "delimited"
+        elif fmt == "protobuf-text":
+            body, content_type = render_text_debug(families), _PROTO + "text"
+        else:
+            body, content_type = render_compact_text(families), _PROTO + "compact-text"
+    headers = {"Content-Type": content_type}
+    if _accepts_gzip(request.headers.get("Accept-Encoding")):
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
