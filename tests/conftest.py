@@ -93,9 +93,7 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"gateway exited with {self.proc.returncode}: {self.log_tail()}"
-                )
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.url + path, timeout=1) as r:
                     if r.status == 200:
@@ -144,12 +142,19 @@ def pushgate_argv(port: int, *flags: str, data_dir: Path) -> list[str]:
     """argv that starts ``pushgate serve`` from this checkout's interpreter."""
     has_file_flag = any(f.startswith("--persistence.file") for f in flags)
     has_store_flag = any(f.startswith("--store") for f in flags)
-    store = [] if (has_file_flag or has_store_flag) else [
-        f"--persistence.file={data_dir / 'pushgate.db'}"
-    ]
+    store = (
+        []
+        if (has_file_flag or has_store_flag)
+        else [f"--persistence.file={data_dir / 'pushgate.db'}"]
+    )
     return [
-        sys.executable, "-m", "pushgate", "serve",
-        f"--web.listen-address=127.0.0.1:{port}", *store, *flags,
+        sys.executable,
+        "-m",
+        "pushgate",
+        "serve",
+        f"--web.listen-address=127.0.0.1:{port}",
+        *store,
+        *flags,
     ]
 
 
@@ -162,13 +167,23 @@ def pushgate_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
     """
     started: list[GatewayProcess] = []
 
-    def start(*flags: str, port: int | None = None, data_dir: Path | None = None,
-              env: dict[str, str] | None = None, wait: bool = True) -> GatewayProcess:
+    def start(
+        *flags: str,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> GatewayProcess:
         p = port or free_port()
         d = data_dir or tmp_path
         d.mkdir(parents=True, exist_ok=True)
-        gw = GatewayProcess(pushgate_argv(p, *flags, data_dir=d), p, d, env or {},
-                            health_path=health_path_for(flags))
+        gw = GatewayProcess(
+            pushgate_argv(p, *flags, data_dir=d),
+            p,
+            d,
+            env or {},
+            health_path=health_path_for(flags),
+        )
         started.append(gw)
         if wait:
             gw.start()
@@ -185,14 +200,23 @@ def go_gateway_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
     binary = require_binary("prometheus-pushgateway")
     started: list[GatewayProcess] = []
 
-    def start(*flags: str, port: int | None = None, data_dir: Path | None = None,
-              env: dict[str, str] | None = None, wait: bool = True) -> GatewayProcess:
+    def start(
+        *flags: str,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> GatewayProcess:
         p = port or free_port()
         d = data_dir or tmp_path
         d.mkdir(parents=True, exist_ok=True)
         has_file_flag = any(f.startswith("--persistence.file") for f in flags)
-        argv = [binary, f"--web.listen-address=127.0.0.1:{p}",
-                *([] if has_file_flag else ["--persistence.file="]), *flags]
+        argv = [
+            binary,
+            f"--web.listen-address=127.0.0.1:{p}",
+            *([] if has_file_flag else ["--persistence.file="]),
+            *flags,
+        ]
         gw = GatewayProcess(argv, p, d, env or {}, health_path=health_path_for(flags))
         started.append(gw)
         if wait:

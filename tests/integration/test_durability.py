@@ -25,6 +25,15 @@ ROUNDS = 3
 
 def _pusher(port: int, client: int, acked: dict[str, float], stop: threading.Event) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        _push_until_stopped(conn, client, acked, stop)
+    finally:
+        conn.close()
+
+
+def _push_until_stopped(
+    conn: http.client.HTTPConnection, client: int, acked: dict[str, float], stop: threading.Event
+) -> None:
     seq = 0
     while not stop.is_set():
         seq += 1
@@ -42,8 +51,11 @@ def _pusher(port: int, client: int, acked: dict[str, float], stop: threading.Eve
 
 def _stored_values(port: int) -> dict[str, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/api/v1/metrics")
-    data = json.loads(conn.getresponse().read())["data"]
+    try:
+        conn.request("GET", "/api/v1/metrics")
+        data = json.loads(conn.getresponse().read())["data"]
+    finally:
+        conn.close()
     out: dict[str, float] = {}
     for group in data:
         if group["labels"].get("job") == "durability" and "seq" in group:

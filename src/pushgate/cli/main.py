@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pushgate import __version__
-from pushgate.cli import serve
+from pushgate.cli import report, serve
 from pushgate.core.errors import PushgateError
 
 EPILOG = """\
@@ -30,12 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pushgate {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(subparsers)
-    try:
-        from pushgate.cli import report
-    except ImportError:  # the reporter is optional at import time
-        pass
-    else:
-        report.add_parser(subparsers)
+    report.add_parser(subparsers)
     return parser
 
 
