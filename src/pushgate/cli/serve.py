@@ -161,6 +161,11 @@ def _go_duration(text: str) -> str:
     return "5m0s" if text == "5m" else text
 
 
+def _route_prefix(route_prefix: str, external_url: str) -> str:
+    """The effective prefix, which 1.5.1 reports as the flag's value in /api/v1/status."""
+    return Settings(route_prefix=route_prefix, external_url=external_url).effective_prefix
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     listen = tuple(args.listen or [":9091"])
     for address in listen:
@@ -190,7 +195,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
         "web.external-url": args.external_url,
         "web.listen-address": listen[0] if len(listen) == 1 else ",".join(listen),
-        "web.route-prefix": args.route_prefix,
+        "web.route-prefix": _route_prefix(args.route_prefix, args.external_url),
         "web.systemd-socket": str(args.systemd_socket).lower(),
         "web.telemetry-path": args.telemetry_path,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from pushgate.core.errors import PushgateError
-from pushgate.server.errors import error_response, text_error
+from pushgate.server.errors import error_response
 from pushgate.server.gateway import Gateway
 
 
@@ -22,7 +22,7 @@ async def handle_wipe(gw: Gateway, request: web.Request, params: dict[str, str])
 
 async def handle_quit(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
     if not gw.settings.enable_lifecycle:
-        return text_error(403, "Lifecycle API is not enabled.")
+        return _plain(403, "Lifecycle API is not enabled.")
     gw.quit_requested.set()
     return web.Response(
         text="Requesting termination... Goodbye!",
@@ -33,4 +33,12 @@ async def handle_quit(gw: Gateway, request: web.Request, params: dict[str, str])
 async def handle_quit_get(
     gw: Gateway, request: web.Request, params: dict[str, str]
 ) -> web.Response:
-    return text_error(405, "Only POST or PUT requests allowed.")
+    return _plain(405, "Only POST or PUT requests allowed.")
+
+
+def _plain(status: int, text: str) -> web.Response:
+    # The official lifecycle handler writes these texts itself: no newline,
+    # no nosniff header (unlike http.Error).
+    return web.Response(
+        status=status, body=text.encode(), headers={"Content-Type": "text/plain; charset=utf-8"}
+    )

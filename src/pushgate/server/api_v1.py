@@ -39,7 +39,8 @@ def go_json(value: Any) -> bytes:
     """JSON as Go's encoding/json writes it (HTML characters escaped)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text.encode("utf-8", "replace")
+    # Invalid UTF-8 (kept as surrogate escapes) becomes U+FFFD, as in Go.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
 
 
 def rfc3339_nano(ts: float) -> str:

@@ -9,6 +9,7 @@ calls the resource module that serves it.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import posixpath
 import signal
@@ -64,6 +65,9 @@ HANDLERS: dict[str, Handler] = {
     "wipe": admin.handle_wipe,
     "ui": ui.handle_index,
     "static": ui.handle_static,
+    "ui_ci": ui.handle_ci,
+    "ui_group": ui.handle_group,
+    "ui_group_base64": ui.handle_group_base64,
 }
 
 
@@ -91,12 +95,33 @@ def build_routes(settings: Settings) -> list[Route]:
         Route("GET", "/", "ui"),
         Route("GET", "/status", "ui"),
         Route("GET", "/static/*filepath", "static"),
+        # pushgate's own UI pages (docs/ui.md); not in 1.5.1.
+        Route("GET", "/ci", "ui_ci"),
+        Route("GET", "/group/job/:job", "ui_group"),
+        Route("GET", "/group/job/:job/*labels", "ui_group"),
+        Route("GET", "/group/job@base64/:job", "ui_group_base64"),
+        Route("GET", "/group/job@base64/:job/*labels", "ui_group_base64"),
     ]
     if settings.enable_admin_api:
         routes.append(Route("PUT", "/api/v1/admin/wipe", "wipe"))
     # 1.5.1 registers GET /-/quit outside the route prefix (spec 7.2).
     routes.append(Route("GET", "/-/quit", "quit_get", prefixed=False))
     return routes
+
+
+_STATUS_TEXT = {301: "Moved Permanently", 307: "Temporary Redirect", 308: "Permanent Redirect"}
+
+
+def redirect(method: str, status: int, location: str) -> web.Response:
+    """A redirect as Go's http.Redirect writes it: a small HTML body for GET only."""
+    if method in ("GET", "HEAD"):
+        text = f'<a href="{html.escape(location)}">{_STATUS_TEXT.get(status, "")}</a>.\n\n'
+        return web.Response(
+            status=status,
+            body=text.encode(),
+            headers={"Location": location, "Content-Type": "text/html; charset=utf-8"},
+        )
+    return web.Response(status=status, headers={"Location": location})
 
 
 def build_app(gw: Gateway) -> web.Application:
@@ -108,19 +133,20 @@ def build_app(gw: Gateway) -> web.Application:
         if isinstance(resolution, Match):
             return await HANDLERS[resolution.name](gw, request, resolution.params)
         if isinstance(resolution, Redirect):
-            return web.Response(
-                status=resolution.status,
-                headers={
-                    "Location": resolution.location,
-                    "Content-Type": "text/html; charset=utf-8",
-                },
-            )
+            return redirect(request.method, resolution.status, resolution.location)
         if isinstance(resolution, MethodNotAllowed):
             return text_error(405, "Method Not Allowed", {"Allow": resolution.allow})
         if isinstance(resolution, Options):
             return web.Response(status=200, headers={"Allow": resolution.allow})
         if isinstance(resolution, BadRequest):
-            return text_error(400, resolution.message)
+            # Go's HTTP server refuses a bad escape before any handler runs,
+            # with its own bare answer (and says why only in its log).
+            log.debug("bad request %r: %s", raw_path, resolution.message)
+            return web.Response(
+                status=400,
+                body=b"400 Bad Request",
+                headers={"Content-Type": "text/plain; charset=utf-8", "Connection": "close"},
+            )
         assert isinstance(resolution, NotFound)
         return text_error(404, "404 page not found")
 
@@ -143,7 +169,11 @@ async def serve(settings: Settings) -> int:
     await store.start()
     gw = Gateway(settings, store)
     app = build_app(gw)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    # auto_decompress=False: request bodies are decoded by push.decode_body,
+    # exactly as the official gateway does (only "gzip", case-sensitive).
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=10, auto_decompress=False
+    )
     await runner.setup()
     try:
         for address in settings.listen_addresses:

@@ -33,7 +33,9 @@ def decode_body(body: bytes, content_encoding: str | None) -> bytes:
         return body
     if not body:
         raise ParseError("EOF")
-    if body[:2] != b"\x1f\x8b":
+    if len(body) < 10:
+        raise ParseError("unexpected EOF")  # shorter than a gzip header, as Go reports
+    if body[:3] != b"\x1f\x8b\x08":
         raise ParseError("gzip: invalid header")
     try:
         return gzip.decompress(body)

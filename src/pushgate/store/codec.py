@@ -6,6 +6,10 @@ metric is ``[flat labels, value]`` (counter, gauge, untyped) or
 ``[flat labels, count, sum, pairs]`` (summary quantiles / histogram buckets).
 JSON keeps the file inspectable with the ``sqlite3`` shell; NaN and
 infinities use Python's JSON extensions, which round-trip exactly.
+
+``"t"`` (optional) is the time to live the pusher asked for, in seconds.
+It needs no schema version: older documents simply lack it, and older
+pushgates ignore it. The expiry time itself is derived, not stored.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from pushgate.store.contract import Group, StoredFamily
 
 
 def encode_key(key: GroupingKey) -> str:
-    return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
+    # ASCII-escaped: the key is a TEXT column, and it must be valid UTF-8.
+    return json.dumps(key, separators=(",", ":"))
 
 
 def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
@@ -53,8 +58,14 @@ def encode_group(group: Group) -> bytes:
         ]
         for s in group.families.values()
     ]
-    doc = {"k": [list(p) for p in group.key], "f": families}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    doc: dict[str, Any] = {"k": [list(p) for p in group.key], "f": families}
+    if group.ttl is not None:
+        doc["t"] = group.ttl
+    # surrogateescape: a HELP text with invalid UTF-8 bytes (accepted and
+    # echoed raw, as 1.5.1 does) is stored as those same bytes.
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogateescape"
+    )
 
 
 def _decode_metric(family_type: str, raw: list[Any]) -> Metric:
@@ -79,7 +90,7 @@ def _decode_metric(family_type: str, raw: list[Any]) -> Metric:
 def decode_group(data: bytes, where: str) -> Group:
     """Decode one stored group; a malformed one raises :class:`StoreOpenError`."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data.decode("utf-8", "surrogateescape"))
         key: GroupingKey = tuple((str(n), str(v)) for n, v in doc["k"])
         families: dict[str, StoredFamily] = {}
         for name, type_, help_, last_push, metrics in doc["f"]:
@@ -89,6 +100,8 @@ def decode_group(data: bytes, where: str) -> Group:
                 str(name), type_, help_, tuple(_decode_metric(type_, m) for m in metrics)
             )
             families[family.name] = StoredFamily(family, float(last_push))
+        raw_ttl = doc.get("t")
+        ttl = None if raw_ttl is None else float(raw_ttl)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise StoreOpenError(f"{where}: a stored group cannot be decoded ({e})") from e
-    return Group(key, families)
+    return Group(key, families, ttl=ttl)

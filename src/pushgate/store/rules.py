@@ -95,17 +95,7 @@ def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
             )
         labels.update(grouping)
         labels.setdefault("instance", "")
-        metrics.append(
-            Metric(
-                labels=tuple(sorted(labels.items())),
-                value=metric.value,
-                sample_count=metric.sample_count,
-                sample_sum=metric.sample_sum,
-                quantiles=metric.quantiles,
-                buckets=metric.buckets,
-                timestamp_ms=metric.timestamp_ms,
-            )
-        )
+        metrics.append(Metric(tuple(sorted(labels.items())), *metric[1:]))
     return MetricFamily(family.name, family.type, family.help, tuple(metrics))
 
 
@@ -123,9 +113,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _metric_error(family: MetricFamily, metric: Metric, reason: str) -> ConsistencyError:
+def _metric_error(family: MetricFamily, metric: Metric, reason: str) -> str:
     dump = render_metric_debug(family.type, metric)
-    return ConsistencyError(f"collected metric {_quote(family.name)} {{ {dump}}} {reason}")
+    return f"collected metric {_quote(family.name)} {{ {dump}}} {reason}"
 
 
 def _is_valid_utf8(value: str) -> bool:
@@ -137,39 +127,59 @@ def _is_valid_utf8(value: str) -> bool:
     return True
 
 
-def _check_family_alone(family: MetricFamily) -> None:
+def _family_alone_errors(family: MetricFamily, errors: list[str]) -> None:
     """Rules that need only the family itself (names, labels, values)."""
     if not is_valid_metric_name(family.name):
-        raise ConsistencyError(f"{_quote(family.name)} is not a valid metric name")
+        errors.append(f"{_quote(family.name)} is not a valid metric name")
+        return
+    # Label names repeat across the metrics of a family: check each name once.
+    names_ok: set[str] = set()
+    summary = family.type == "summary"
     for metric in family.metrics:
         for name, value in metric.labels:
-            if not is_valid_label_name(name) or is_reserved_label_name(name):
-                raise _metric_error(family, metric, f"has a label with an invalid name: {name}")
-            if family.type == "summary" and name == "quantile":
-                raise _metric_error(family, metric, 'must not have an explicit "quantile" label')
-            if not _is_valid_utf8(value):
-                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                raise _metric_error(
-                    family,
-                    metric,
-                    f"has a label named {_quote(name)} whose value is not utf8: {shown!r}",
+            if name not in names_ok:
+                if not is_valid_label_name(name) or is_reserved_label_name(name):
+                    errors.append(
+                        _metric_error(family, metric, f"has a label with an invalid name: {name}")
+                    )
+                    break
+                names_ok.add(name)
+            if summary and name == "quantile":
+                errors.append(
+                    _metric_error(family, metric, 'must not have an explicit "quantile" label')
                 )
+                break
+            if not value.isascii() and not _is_valid_utf8(value):
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                errors.append(
+                    _metric_error(
+                        family,
+                        metric,
+                        f"has a label named {_quote(name)} whose value is not utf8: {shown!r}",
+                    )
+                )
+                break
 
 
-def _check_type(family: MetricFamily, index: IndexView, own_group_has: bool) -> None:
+def _type_errors(
+    family: MetricFamily, index: IndexView, own_group_has: bool, errors: list[str]
+) -> None:
     own = index.own_types.get(family.name)
     if own is not None and own != family.type:
-        raise ConsistencyError(
+        errors.append(
             f"gathered metric family {family.name} has type {go_type_name(family.type)}"
             f" but should have {go_type_name(own)}"
         )
+        return
     stored = index.family_type(family.name)
     if stored is None:
         return
     stored_type, groups = stored
     others = groups - (1 if own_group_has else 0)
     if others > 0 and stored_type != family.type:
-        raise _metric_error(family, family.metrics[0], f"is not a {go_type_name(stored_type)}")
+        # client_golang reports every metric that does not fit the type.
+        for metric in family.metrics:
+            errors.append(_metric_error(family, metric, f"is not a {go_type_name(stored_type)}"))
 
 
 def _name_exists(
@@ -191,8 +201,12 @@ def _name_exists(
     return stored_type if groups - (1 if old_has else 0) > 0 else None
 
 
-def _check_suffixes(
-    family: MetricFamily, index: IndexView, new: Mapping[str, StoredFamily], old: Group | None
+def _suffix_errors(
+    family: MetricFamily,
+    index: IndexView,
+    new: Mapping[str, StoredFamily],
+    old: Group | None,
+    errors: list[str],
 ) -> None:
     name = family.name
     for suffix in _SUFFIXES:
@@ -200,12 +214,12 @@ def _check_suffixes(
             base = name[: -len(suffix)]
             base_type = _name_exists(base, index, new, old)
             if base_type == "summary" and suffix != "_bucket":
-                raise ConsistencyError(
+                errors.append(
                     f"collected metric named {_quote(name)} collides with previously"
                     f" collected summary named {_quote(base)}"
                 )
             if base_type == "histogram":
-                raise ConsistencyError(
+                errors.append(
                     f"collected metric named {_quote(name)} collides with previously"
                     f" collected histogram named {_quote(base)}"
                 )
@@ -213,25 +227,25 @@ def _check_suffixes(
         suffixes = _SUFFIXES if family.type == "histogram" else _SUFFIXES[:2]
         for suffix in suffixes:
             if _name_exists(name + suffix, index, new, old) is not None:
-                raise ConsistencyError(
+                errors.append(
                     f"collected histogram or summary named {_quote(name)} collides with"
                     f" previously collected metric named {_quote(name + suffix)}"
                 )
 
 
-def _check_series(family: MetricFamily, key: GroupingKey, index: IndexView) -> None:
+def _series_errors(
+    family: MetricFamily, key: GroupingKey, index: IndexView, errors: list[str]
+) -> None:
     seen: set[Labels] = set()
     for metric in family.metrics:
-        if metric.labels in seen:
-            raise _metric_error(
-                family, metric, "was collected before with the same name and label values"
+        owner = index.series_owner(family.name, metric.labels)
+        if metric.labels in seen or (owner is not None and owner != key):
+            errors.append(
+                _metric_error(
+                    family, metric, "was collected before with the same name and label values"
+                )
             )
         seen.add(metric.labels)
-        owner = index.series_owner(family.name, metric.labels)
-        if owner is not None and owner != key:
-            raise _metric_error(
-                family, metric, "was collected before with the same name and label values"
-            )
 
 
 def check_families(
@@ -241,19 +255,30 @@ def check_families(
     new: Mapping[str, StoredFamily],
     old: Group | None,
 ) -> None:
-    """The consistency check of the families a write changes (spec 3.6)."""
+    """The consistency check of the families a write changes (spec 3.6).
+
+    Like client_golang's gather, it reports every problem it finds: one as
+    it is, several as ``N error(s) occurred:`` followed by ``* `` lines.
+    """
+    errors: list[str] = []
     for family in changed:
         if not family.metrics:
             continue  # empty families are stored but never exposed
-        _check_family_alone(family)
+        _family_alone_errors(family, errors)
         old_has = (
             old is not None
             and family.name in old.families
             and bool(old.families[family.name].family.metrics)
         )
-        _check_type(family, index, old_has)
-        _check_suffixes(family, index, new, old)
-        _check_series(family, key, index)
+        _type_errors(family, index, old_has, errors)
+        _suffix_errors(family, index, new, old, errors)
+        _series_errors(family, key, index, errors)
+    if len(errors) == 1:
+        raise ConsistencyError(errors[0])
+    if errors:
+        raise ConsistencyError(
+            f"{len(errors)} error(s) occurred:\n" + "\n".join(f"* {e}" for e in errors)
+        )
 
 
 def plan_write(request: WriteRequest, index: IndexView) -> Group | None:
@@ -296,7 +321,11 @@ def plan_write(request: WriteRequest, index: IndexView) -> Group | None:
         if s.last_push == ts and (old is None or old.families.get(s.family.name) is not s)
     ]
     check_families(changed, key, index, families, old)
-    return Group(key, families)
+    # A PUT replaces the group, TTL included; a POST without a TTL keeps it.
+    ttl = request.ttl
+    if ttl is None and request.kind == "post" and old is not None:
+        ttl = old.ttl
+    return Group(key, families, ttl=ttl)
 
 
 def plan_failure(key: GroupingKey, timestamp: float, index: IndexView) -> Group | None:
@@ -312,7 +341,7 @@ def plan_failure(key: GroupingKey, timestamp: float, index: IndexView) -> Group 
     if old is not None:
         families = dict(old.families)
         families[PUSH_FAILURE_TIME_NAME] = failure
-        return Group(key, families)
+        return Group(key, families, ttl=old.ttl, expires_at=old.expires_at)
     push = _gauge(PUSH_TIME_NAME, PUSH_TIME_HELP, key, 0.0, timestamp)
     for stored in (push, failure):
         for metric in stored.family.metrics:
