@@ -54,13 +54,16 @@ class WriteRequest:
     """One PUT (replace the group), POST (replace same-named families) or DELETE.
 
     ``timestamp`` is the request time in Unix seconds, read by the HTTP edge
-    after the body was parsed. ``families`` is empty for DELETE.
+    after the body was parsed. ``families`` is empty for DELETE. ``ttl`` is
+    the time to live in seconds the pusher asked for, if any (see
+    :attr:`Group.ttl`).
     """
 
     key: GroupingKey
     kind: WriteKind
     families: tuple[MetricFamily, ...]
     timestamp: float
+    ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +80,19 @@ class Group:
 
     ``families`` maps family name to :class:`StoredFamily` and always holds
     ``push_time_seconds`` and ``push_failure_time_seconds``.
+
+    ``ttl`` is the time to live (seconds) the pusher asked for: a PUT sets it
+    (or clears it), a POST without one keeps the group's. It is stored.
+    ``expires_at`` (Unix seconds, ``None``: never) is derived by the store
+    from ``ttl``, the operator's rules and the push time
+    (:mod:`pushgate.store.retention`); it is recomputed when the rules change
+    and is not stored.
     """
 
     key: GroupingKey
     families: Mapping[str, StoredFamily]
+    ttl: float | None = None
+    expires_at: float | None = None
 
     def _gauge(self, name: str) -> float:
         stored = self.families.get(name)
@@ -113,9 +125,13 @@ class Journal(Protocol):
     """The persistence seam under a store: where committed groups live.
 
     A journal only stores and loads whole groups; it knows no rules. Its
-    methods are blocking and are called from one thread at a time (the
-    store's writer runs :meth:`commit` in a worker thread).
+    methods are blocking and are called from one thread at a time.
     """
+
+    #: True when :meth:`commit` may block for long (an fsync): the store then
+    #: runs it in a worker thread so that reads go on meanwhile. A cheap commit
+    #: runs on the event loop, which saves two thread hand-offs per batch.
+    slow_commit: bool
 
     def load(self) -> Iterable[Group]:
         """Every group committed so far, in any order. Called once, at start."""

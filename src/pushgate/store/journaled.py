@@ -11,22 +11,32 @@ changed.
 
 Reads run on the event loop between batches and see the state as applied;
 they never wait for the disk.
+
+Expiry and retention (:mod:`pushgate.store.policy`): each write's group is
+stamped with its expiry time and admitted against the series limits, and the
+groups retention deletes go into the same commit. A group that expired is
+hidden from reads at once (the clock is checked on read) and deleted by a
+sweep in the writer: at the start of any batch when something is due, and by
+a timer at the next expiry time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from pushgate.core.errors import ConsistencyError, StoreError
+from pushgate.core.errors import ConsistencyError, LimitError, StoreError
 from pushgate.core.model import GroupingKey, MetricFamily, MetricType
-from pushgate.core.textformat import render_family_header, render_metric
+from pushgate.core.textformat import render_family_header, render_metric, render_text
 from pushgate.store.contract import Change, Group, Journal, WriteRequest
+from pushgate.store.policy import PolicyIndex, StorePolicy, StoreUsage, merge_visible
 from pushgate.store.rules import plan_failure, plan_write
 from pushgate.store.state import State
 
@@ -36,14 +46,20 @@ log = logging.getLogger("pushgate.store")
 #: unhealthy when it is full.
 WRITE_QUEUE_CAPACITY = 1000
 MAX_BATCH = 512
+#: The expiry timer re-checks at least this often (seconds), whatever the clock says.
+SWEEP_MAX_WAIT = 60.0
+
+#: The store's notion of now (Unix seconds); tests pass a fake.
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
 class _Op:
-    kind: Literal["write", "failure", "wipe", "stop"]
+    kind: Literal["write", "failure", "wipe", "stop", "sweep", "configure"]
     request: WriteRequest | None = None
     key: GroupingKey = ()
     timestamp: float = 0.0
+    policy: StorePolicy | None = None
 
 
 class JournaledStore:
@@ -55,12 +71,21 @@ class JournaledStore:
         own_types: Mapping[str, MetricType] | None = None,
         *,
         name: str = "memory",
+        policy: StorePolicy | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.name = name
         self._journal = journal
         self._state = State(own_types)
+        self._clock = clock
+        self._policy = PolicyIndex(policy)
+        self._policy.attach(self._state)
         for group in journal.load():
-            self._state.replace_group(group.key, group)
+            # Groups that expired while the gateway was down are hidden at
+            # once and deleted by the first sweep.
+            self._state.replace_group(group.key, self._policy.stamp(group))
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_wake: asyncio.Event | None = None
         self._queue: asyncio.Queue[tuple[_Op, asyncio.Future[object]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushgate-commit")
@@ -75,11 +100,18 @@ class JournaledStore:
         if self._writer is None:
             self._queue = asyncio.Queue(WRITE_QUEUE_CAPACITY)
             self._writer = asyncio.create_task(self._run(), name="pushgate-writer")
+            self._sweep_wake = asyncio.Event()
+            self._sweeper = asyncio.create_task(self._sweep_timer(), name="pushgate-sweeper")
+            self._sweep_wake.set()  # rules may have changed while the gateway was down
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._writer is not None:
             await self._submit(_Op("stop"))
             await self._writer
@@ -118,6 +150,51 @@ class JournaledStore:
         assert isinstance(result, int)
         return result
 
+    # -- expiry, retention, limits ---------------------------------------------
+    @property
+    def policy(self) -> StorePolicy:
+        return self._policy.policy
+
+    async def configure(self, policy: StorePolicy) -> int:
+        """Apply new rules in order with the writes; return how many groups they deleted."""
+        if self._closed:
+            raise StoreError("the gateway is shutting down; the rules were not changed")
+        result = await self._submit(_Op("configure", policy=policy))
+        assert isinstance(result, int)
+        return result
+
+    async def sweep(self) -> int:
+        """Delete the expired groups and those beyond a keep count now; return how many."""
+        if self._closed:
+            return 0
+        result = await self._submit(_Op("sweep"))
+        assert isinstance(result, int)
+        return result
+
+    def usage(self) -> StoreUsage:
+        return self._policy.usage(len(self._state))
+
+    def _wake_sweeper(self) -> None:
+        if self._sweep_wake is not None:
+            self._sweep_wake.set()
+
+    async def _sweep_timer(self) -> None:
+        assert self._sweep_wake is not None
+        while True:
+            due = self._policy.retention.next_expiry()
+            wait = SWEEP_MAX_WAIT if due is None else due - self._clock()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_wake.wait(), min(max(wait, 0.0), SWEEP_MAX_WAIT))
+            self._sweep_wake.clear()
+            if not (self._policy.due(self._clock()) or self._policy.retention.over_limit()):
+                continue
+            try:
+                await self.sweep()
+            except StoreError:
+                # Logged by the writer; the expired groups stay hidden. Do not
+                # hammer a failing disk.
+                await asyncio.sleep(1.0)
+
     def _apply(
         self, op: _Op, undo: list[Change], changes: dict[GroupingKey, Group | None]
     ) -> object:
@@ -127,28 +204,50 @@ class JournaledStore:
             undo.append((key, state.replace_group(key, group)))
             changes[key] = group
 
+        def admit(key: GroupingKey, group: Group | None) -> None:
+            # Expiry stamp, series limits (may raise LimitError), retention.
+            stamped = self._policy.stamp(group) if group is not None else None
+            victims = self._policy.admit(key, state.group(key), stamped)
+            replace(key, stamped)
+            for victim in victims:
+                replace(victim, None)
+
+        def record_failure(key: GroupingKey, timestamp: float) -> None:
+            failed = plan_failure(key, timestamp, state)
+            if failed is not None:
+                with contextlib.suppress(LimitError):  # no room: the failure goes unrecorded
+                    admit(key, failed)
+
         if op.kind == "wipe":
             keys = [g.key for g in state.groups()]
             for key in keys:
                 replace(key, None)
             return len(keys)
+        if op.kind == "sweep":
+            removed = self._policy.sweep(self._clock())
+            for key in removed:
+                replace(key, None)
+            return len(removed)
+        if op.kind == "configure":
+            assert op.policy is not None
+            self._policy.configure(op.policy)
+            return self._apply(_Op("sweep"), undo, changes)
         if op.kind == "failure":
-            failed = plan_failure(op.key, op.timestamp, state)
-            if failed is not None:
-                replace(op.key, failed)
+            record_failure(op.key, op.timestamp)
             return None
         request = op.request
         assert request is not None
         try:
             group = plan_write(request, state)
         except ConsistencyError as e:
-            failed = plan_failure(request.key, request.timestamp, state)
-            if failed is not None:
-                replace(request.key, failed)
+            record_failure(request.key, request.timestamp)
             return e
         if group is None and state.group(request.key) is None:
             return None  # deleting a missing group: nothing to commit
-        replace(request.key, group)
+        try:
+            admit(request.key, group)
+        except LimitError as e:
+            return e  # nothing changed, not even the failure time
         return None
 
     async def _run(self) -> None:
@@ -162,6 +261,8 @@ class JournaledStore:
             undo: list[Change] = []
             changes: dict[GroupingKey, Group | None] = {}
             outcomes: list[object] = []
+            if self._policy.due(self._clock()):
+                self._apply(_Op("sweep"), undo, changes)  # writes never see expired groups
             for op, _ in batch:
                 if op.kind == "stop":
                     stopping = True
@@ -178,8 +279,10 @@ class JournaledStore:
                         self._executor, self._journal.commit, list(changes.items())
                     )
                     self._healthy = True
+                    self._policy.commit()
                 except Exception as e:
                     self._healthy = False
+                    self._policy.rollback()
                     for key, previous in reversed(undo):
                         self._state.replace_group(key, previous)
                     error = e if isinstance(e, StoreError) else StoreError(str(e))
@@ -195,15 +298,32 @@ class JournaledStore:
 
     # -- reads ----------------------------------------------------------------
     def groups(self) -> Sequence[Group]:
-        return self._state.groups()
+        groups = self._state.groups()
+        now = self._clock()
+        if self._policy.due(now):
+            self._wake_sweeper()
+            return [g for g in groups if self._policy.visible(g, now)]
+        return groups
 
     def group(self, key: GroupingKey) -> Group | None:
-        return self._state.group(key)
+        group = self._state.group(key)
+        if group is None or self._policy.visible(group, self._clock()):
+            return group
+        return None
+
+    def _expired_pending(self) -> bool:
+        """Whether some group expired but is not swept yet (then wake the sweeper)."""
+        if self._policy.due(self._clock()):
+            self._wake_sweeper()
+            return True
+        return False
 
     def __len__(self) -> int:
         return len(self._state)
 
     def render_text(self, own: Sequence[MetricFamily]) -> bytes:
+        if self._expired_pending():
+            return render_text(merge_visible(self.groups(), own, for_text=True))
         own_by_name = {f.name: f for f in own if f.metrics}
         own_names = tuple(sorted(own_by_name))
         state = self._state
@@ -230,6 +350,8 @@ class JournaledStore:
         return b"".join(out)
 
     def merged_families(self, own: Sequence[MetricFamily]) -> list[MetricFamily]:
+        if self._expired_pending():
+            return merge_visible(self.groups(), own, for_text=False)
         state = self._state
         own_by_name = {f.name: f for f in own if f.metrics}
         names = sorted(set(state.family_names()) | set(own_by_name))

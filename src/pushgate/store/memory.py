@@ -10,6 +10,8 @@ from pushgate.store.contract import Change, Group
 class MemoryJournal:
     """A journal that keeps nothing: commits always succeed, loads are empty."""
 
+    slow_commit = False
+
     def load(self) -> Iterable[Group]:
         return ()
 

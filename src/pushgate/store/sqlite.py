@@ -50,6 +50,9 @@ class SqliteJournal:
     def __init__(self, path: str | os.PathLike[str], durability: Durability = "process") -> None:
         self.path = Path(path)
         self.durability = durability
+        # Only the fsync of the os mode is slow; a WAL commit without fsync is
+        # a few writes to the page cache.
+        self.slow_commit = durability == "os"
         self._db: sqlite3.Connection | None = None
         self._open()
 

@@ -16,11 +16,12 @@ the store rolls back a batch whose commit failed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sortedcontainers import SortedDict, SortedList
 
+from pushgate.core.floats import format_float
 from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
@@ -35,6 +36,8 @@ class _FamilyLines:
     #: group key -> (last push, help) of that group's family: the most recently
     #: pushed help wins (1.5.1 picks one at random per scrape).
     helps: dict[GroupingKey, tuple[float, str | None]] = field(default_factory=dict)
+    #: group key -> the keys of that group's lines in ``lines``, in metric order.
+    keys: dict[GroupingKey, list[tuple[object, GroupingKey]]] = field(default_factory=dict)
     block: bytes | None = None
 
     def help(self) -> str | None:
@@ -43,6 +46,23 @@ class _FamilyLines:
             if best is None or candidate[0] > best[0]:
                 best = candidate
         return None if best is None else best[1]
+
+
+_SIMPLE_TYPES = frozenset(("counter", "gauge", "untyped"))
+
+
+def _same_series(old: MetricFamily, new: MetricFamily) -> bool:
+    """True when ``new`` has exactly ``old``'s series (a re-push with new values)."""
+    if old.type != new.type or old.type not in _SIMPLE_TYPES:
+        return False
+    a, b = old.metrics, new.metrics
+    if len(a) != len(b) or not a:
+        return False
+    return all(x.labels == y.labels for x, y in zip(a, b, strict=True))
+
+
+#: Told of every change: the key, the previous group and the new one (None: deleted).
+GroupListener = Callable[[GroupingKey, Group | None, Group | None], None]
 
 
 class State:
@@ -55,7 +75,16 @@ class State:
         self._series: dict[tuple[str, Labels], GroupingKey] = {}
         self._own_types: Mapping[str, MetricType] = dict(own_types or {})
         self._sorted_keys: list[GroupingKey] | None = None
+        self._listeners: list[GroupListener] = []
         self.version = 0
+
+    def add_listener(self, listener: GroupListener) -> None:
+        """Call ``listener(key, old, new)`` after every change, undo included.
+
+        For indexes kept outside the state (expiry, retention, series counts:
+        :mod:`pushgate.store.policy`), so that they follow every mutation.
+        """
+        self._listeners.append(listener)
 
     # -- IndexView -----------------------------------------------------------
     @property
@@ -125,14 +154,22 @@ class State:
         old_families: Mapping[str, StoredFamily] = old.families if old is not None else {}
         new_families: Mapping[str, StoredFamily] = new.families if new is not None else {}
         # Render first: if rendering fails, nothing has been changed yet.
-        added = [
-            (stored, self._render(stored.family))
-            for name, stored in new_families.items()
-            if old_families.get(name) is not stored
-        ]
+        added: list[tuple[StoredFamily, list[tuple[tuple[object, ...], bytes]]]] = []
+        updated: list[tuple[StoredFamily, list[bytes]]] = []
+        for name, stored in new_families.items():
+            previous = old_families.get(name)
+            if previous is stored:
+                continue
+            if previous is not None and _same_series(previous.family, stored.family):
+                updated.append((stored, self._rerender(key, stored.family)))
+            else:
+                added.append((stored, self._render(stored.family)))
+        in_place = {stored.family.name for stored, _ in updated}
         for name, stored in old_families.items():
-            if new_families.get(name) is not stored:
+            if new_families.get(name) is not stored and name not in in_place:
                 self._remove_family(key, stored)
+        for stored, texts in updated:
+            self._update_family(key, stored, texts)
         for stored, rendered in added:
             self._add_family(key, stored, rendered)
         if new is None:
@@ -143,7 +180,29 @@ class State:
                 self._sorted_keys = None
             self._groups[key] = new
         self.version += 1
+        for listener in self._listeners:
+            listener(key, old, new)
         return old
+
+    def _rerender(self, key: GroupingKey, family: MetricFamily) -> list[bytes]:
+        """New lines for a re-push with the same series: old label text, new values.
+
+        The label part of a line depends only on the labels, which are
+        unchanged, so it is cut from the stored line instead of rendered again.
+        """
+        lines = self._families[family.name]
+        out = []
+        for line_key, metric in zip(lines.keys[key], family.metrics, strict=True):
+            old = lines.lines[line_key]
+            out.append(old[: old.rindex(b" ") + 1] + format_float(metric.value).encode() + b"\n")
+        return out
+
+    def _update_family(self, key: GroupingKey, stored: StoredFamily, texts: list[bytes]) -> None:
+        lines = self._families[stored.family.name]
+        for line_key, text in zip(lines.keys[key], texts, strict=True):
+            lines.lines[line_key] = text  # an existing key: no re-sort
+        lines.helps[key] = (stored.last_push, stored.family.help)
+        lines.block = None
 
     @staticmethod
     def _render(family: MetricFamily) -> list[tuple[tuple[object, ...], bytes]]:
@@ -170,9 +229,13 @@ class State:
             lines.type = family.type
         lines.helps[key] = (stored.last_push, family.help)
         lines.block = None
+        line_keys: list[tuple[object, GroupingKey]] = []
         for metric, (sort_key, text) in zip(family.metrics, rendered, strict=True):
-            lines.lines[(sort_key, key)] = text
+            line_key = (sort_key, key)
+            lines.lines[line_key] = text
+            line_keys.append(line_key)
             self._series[(name, metric.labels)] = key
+        lines.keys[key] = line_keys
 
     def _remove_family(self, key: GroupingKey, stored: StoredFamily) -> None:
         family = stored.family
@@ -182,8 +245,9 @@ class State:
         lines = self._families[name]
         lines.helps.pop(key, None)
         lines.block = None
+        for line_key in lines.keys.pop(key, ()):
+            lines.lines.pop(line_key, None)
         for metric in family.metrics:
-            lines.lines.pop((metric_sort_key(metric), key), None)
             if self._series.get((name, metric.labels)) == key:
                 del self._series[(name, metric.labels)]
         if not lines.helps:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,6 +39,13 @@ from pushgate.core.protobuf import (
     render_metric_debug,
     render_text_debug,
 )
+
+
+def _metric(*args: Any, **kwargs: Any) -> Metric:
+    # A plain callable: st.builds would otherwise also draw Metric's optional
+    # fields from their type hints, producing fields the family type ignores.
+    return Metric(*args, **kwargs)
+
 
 # --------------------------------------------------------------------------------------
 # A minimal protobuf writer, independent of the code under test, to build the
@@ -737,10 +745,10 @@ def floats(allow_nan: bool) -> st.SearchStrategy[float]:
 def metrics(mtype: MetricType, allow_nan: bool) -> st.SearchStrategy[Metric]:
     f = floats(allow_nan)
     if mtype in ("counter", "gauge", "untyped"):
-        return st.builds(Metric, label_lists, f, timestamp_ms=timestamps)
+        return st.builds(_metric, label_lists, f, timestamp_ms=timestamps)
     if mtype == "summary":
         return st.builds(
-            Metric,
+            _metric,
             label_lists,
             sample_count=counts,
             sample_sum=f,
@@ -748,7 +756,7 @@ def metrics(mtype: MetricType, allow_nan: bool) -> st.SearchStrategy[Metric]:
             timestamp_ms=timestamps,
         )
     return st.builds(
-        Metric,
+        _metric,
         label_lists,
         sample_count=counts,
         sample_sum=f,
