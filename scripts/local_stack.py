@@ -16,8 +16,8 @@ and dashboards when a Grafana binary is found. Stops them all on Ctrl-C.
 Needs: pushgate installed in this interpreter (``pip install -e .``), and the
 ``prometheus`` binary (Debian/Ubuntu: ``apt-get install prometheus``; or the
 release tarball). Grafana is optional (``--grafana PATH`` or ``grafana`` on
-PATH). Data (the gateway's store, Prometheus' TSDB) stays in ``--data-dir``
-across restarts.
+PATH). Data (the gateway's store, Prometheus' TSDB, logs) stays in
+``--data-dir`` (default ``~/.local/share/pushgate-stack``) across restarts.
 
 The module also holds the helpers the end-to-end test and the screenshot
 script share: rendering the Prometheus configuration, writing report files
@@ -27,6 +27,7 @@ and a stand-in for the SonarCloud Web API.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -364,14 +365,32 @@ DEMO_RUNS = (
 )  # fmt: skip
 
 
+def push_rejected(gateway: str, job: str, branch: str, instance: str = "9.9.9-deadbee") -> int:
+    """A push the gateway refuses (a sample with a timestamp) into a new group,
+    as a broken CI step would send; the gateway records its
+    push_failure_time_seconds. Returns the HTTP status (400 expected)."""
+    encoded = base64.urlsafe_b64encode(branch.encode()).decode().rstrip("=")
+    url = f"{gateway}/metrics/job/{job}/instance/{instance}/branch@base64/{encoded}"
+    request = urllib.request.Request(url, data=b"sonarcloud_bugs 1 1700000000000\n", method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return int(refused.code)
+
+
 def push_demo_runs(gateway: str, workdir: Path, *, pause: float = 2.0) -> None:
-    """Push the demo runs in order, ``pause`` seconds apart."""
+    """Push the demo runs in order, ``pause`` seconds apart, then one push the
+    gateway rejects (for the push-failure panels and alert)."""
     with SonarStub() as sonar:
         for i, run in enumerate(DEMO_RUNS):
             if i:
                 time.sleep(pause)
             push_run(run, gateway=gateway, sonar=sonar, workdir=workdir / f"run-{i}")
             print(f"pushed {run.job} {run.branch} {run.version}-{run.commit}", file=sys.stderr)
+    status = push_rejected(gateway, "billing", "feature/invoices")
+    print(f"pushed a broken report for billing feature/invoices: HTTP {status}", file=sys.stderr)
 
 
 # -- processes --------------------------------------------------------------
@@ -406,12 +425,15 @@ def prometheus_argv(binary: str, config: Path, data: Path, listen: str) -> list[
 
 @contextmanager
 def process(
-    argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+    argv: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A child process with its output in ``log``; terminated on exit."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     try:
         yield proc
     finally:
@@ -436,6 +458,15 @@ def find_grafana(explicit: str | None) -> list[str] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while starting or pushing the demo: the children are
+        # already stopped by the context managers.
+        return 130
+
+
+def run(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -443,8 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".local-stack"),
-        help="state and logs, kept across restarts (default: %(default)s)",
+        default=Path.home() / ".local" / "share" / "pushgate-stack",
+        help="state and logs, kept across restarts (default: ~/.local/share/pushgate-stack)",
     )
     parser.add_argument("--gateway-port", type=int, default=9091)
     parser.add_argument("--gateway-url", help="scrape this running gateway instead of starting one")

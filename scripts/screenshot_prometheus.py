@@ -7,7 +7,11 @@ with ``pushgate report``, then photographs with headless Chromium:
 
 - docs/img/prometheus-latest.png: the latest-run recording rule next to the
   naive ``topk`` query, which returns the best run instead of the latest;
-- docs/img/prometheus-alerts.png: the CI alerts the demo runs set off.
+- docs/img/prometheus-alerts.png: the CI alerts the demo runs set off;
+- docs/img/dashboard-ci-quality.png, docs/img/dashboard-pushgate-health.png:
+  the generated Grafana dashboards drawn by scripts/dashboard_preview.py from
+  their JSON, every query answered by this Prometheus (Grafana itself cannot
+  run on the build machines).
 
     python scripts/screenshot_prometheus.py [--output-dir docs/img]
 
@@ -19,16 +23,21 @@ and Chromium's headless shell (Debian: ``apt-get install chromium-headless-shell
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import dashboard_preview
 import local_stack
 
 CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
@@ -57,18 +66,45 @@ def graph_url(prometheus: str, panels: Sequence[tuple[str, int]]) -> str:
     return f"{prometheus}/graph?{urllib.parse.urlencode(params)}"
 
 
-def query(prometheus: str, expr: str) -> list[object]:
-    import json
-    import urllib.request
+def alerts_url(prometheus: str) -> str:
+    """The alerts page: /alerts, or /classic/alerts where only the classic UI
+    is built in (Debian's package)."""
+    for path in ("/alerts", "/classic/alerts"):
+        try:
+            with urllib.request.urlopen(prometheus + path, timeout=10) as response:
+                if response.status == 200:
+                    return prometheus + path
+        except urllib.error.HTTPError as exc:
+            exc.close()
+    raise RuntimeError(f"{prometheus} serves no alerts page")
 
+
+def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
     with urllib.request.urlopen(url, timeout=10) as response:
-        result: list[object] = json.load(response)["data"]["result"]
+        result: list[dict[str, Any]] = json.load(response)["data"]["result"]
     return result
 
 
-def wait_until(check: object, what: str, timeout: float = 60.0) -> None:
-    assert callable(check)
+def range_query(prometheus: str, expr: str, start: float) -> list[dict[str, Any]]:
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{time.time():.3f}", "step": "1"}
+    url = f"{prometheus}/api/v1/query_range?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        result: list[dict[str, Any]] = json.load(response)["data"]["result"]
+    return result
+
+
+def preview(prometheus: str, dashboard: Path, variables: dict[str, str], since: float) -> str:
+    """HTML of ``dashboard`` with its queries answered by ``prometheus``."""
+
+    def answer(expr: str, instant: bool) -> list[dict[str, Any]]:
+        return query(prometheus, expr) if instant else range_query(prometheus, expr, since)
+
+    board = json.loads(dashboard.read_text(encoding="utf-8"))
+    return dashboard_preview.render(board, answer, variables)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -77,7 +113,10 @@ def wait_until(check: object, what: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def screenshot(url: str, path: Path, chromium: str, wait_for: str) -> None:
+def screenshot(
+    url: str, path: Path, chromium: str, wait_for: str, clicks: Sequence[str] = ()
+) -> None:
+    """Open ``url``, wait for ``wait_for``, click ``clicks`` (selectors), photograph."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -86,6 +125,10 @@ def screenshot(url: str, path: Path, chromium: str, wait_for: str) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url, wait_until="networkidle")
             page.wait_for_selector(wait_for, timeout=30_000)
+            for selector in clicks:
+                page.click(selector)
+            # Clicking scrolls; the fixed navigation bar would then sit mid-page.
+            page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(500)
             page.screenshot(path=str(path), full_page=True)
         finally:
@@ -118,24 +161,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             scrape_interval="1s",
             evaluation_interval="1s",
         )
-        config_path = local_stack.write_prometheus_config(work / "prometheus.yml", config)
+        # Rule files relative to a relative config path, so that the pages
+        # show "rules/ci-alerts.yml", not a path of this machine.
+        (work / "rules").mkdir()
+        for rule_file in config["rule_files"]:
+            shutil.copy(rule_file, work / "rules")
+        config["rule_files"] = [f"rules/{Path(f).name}" for f in config["rule_files"]]
+        local_stack.write_prometheus_config(work / "prometheus.yml", config)
         argv_prometheus = local_stack.prometheus_argv(
-            args.prometheus, config_path, work / "tsdb", f"127.0.0.1:{prometheus_port}"
+            args.prometheus, Path("prometheus.yml"), Path("tsdb"), f"127.0.0.1:{prometheus_port}"
         )
         prometheus_proc = stack.enter_context(
-            local_stack.process(argv_prometheus, work / "prometheus.log")
+            local_stack.process(argv_prometheus, work / "prometheus.log", cwd=work)
         )
         local_stack.wait_http_ok(gateway + "/-/healthy", 30, gateway_proc)
         local_stack.wait_http_ok(prometheus + "/-/ready", 60, prometheus_proc)
 
+        since = time.time() - 2
         local_stack.push_demo_runs(gateway, work / "demo", pause=1.5)
         last = {(r.job, r.branch): f"{r.version}-{r.commit}" for r in local_stack.DEMO_RUNS}
 
         def scraped() -> bool:
             found = query(prometheus, "job_branch:push_time_seconds:latest")
             seen = {
-                (s["metric"]["job"], s["metric"]["branch"]): s["metric"]["instance"]  # type: ignore[index]
-                for s in found
+                (s["metric"]["job"], s["metric"]["branch"]): s["metric"]["instance"] for s in found
             }
             return seen == last and bool(query(prometheus, 'ALERTS{alertstate="firing"}'))
 
@@ -148,14 +197,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             "table",
         )
         screenshot(
-            f"{prometheus}/alerts?search=PushgateCI",
+            alerts_url(prometheus),
             out / "prometheus-alerts.png",
             args.chromium,
             "text=PushgateCITestsFailing",
+            clicks=[
+                "text=Show annotations",
+                "text=PushgateCITestsFailing",
+                "text=PushgateSonarCloudCoverageDropped",
+            ],
         )
+        dashboards = local_stack.GRAFANA_DASHBOARDS
+        everything = {"job": ".*", "branch": ".*", "version": ".*", "datasource": "prometheus"}
+        pages = {
+            "dashboard-ci-quality": preview(
+                prometheus, dashboards / "ci-quality.json", everything, since
+            ),
+            "dashboard-pushgate-health": preview(
+                prometheus,
+                dashboards / "pushgate-health.json",
+                {"instance": ".*", "datasource": "prometheus"},
+                since,
+            ),
+        }
+        for name, page in pages.items():
+            (work / f"{name}.html").write_text(page, encoding="utf-8")
+            screenshot((work / f"{name}.html").as_uri(), out / f"{name}.png", args.chromium, "main")
     return 0
 
 
 if __name__ == "__main__":
-    subprocess.run  # noqa: B018 - keep subprocess imported for local_stack.process users
     raise SystemExit(main())
