@@ -15,7 +15,7 @@ from aiohttp import web
 
 from pushgate import __version__
 from pushgate.core.floats import format_float_json
-from pushgate.core.model import Metric, MetricFamily
+from pushgate.core.model import GroupingKey, Metric, MetricFamily
 from pushgate.server.gateway import Gateway
 from pushgate.store.contract import Group
 
@@ -91,8 +91,24 @@ def _json_response(data: Any) -> web.Response:
     return web.Response(body=body, headers={**CORS_HEADERS, "Content-Type": "application/json"})
 
 
+def _groups_body(gw: Gateway) -> bytes:
+    cache = gw.api_cache
+    fresh: dict[GroupingKey, tuple[Group, bytes]] = {}
+    parts = []
+    for group in gw.store.groups():
+        cached = cache.get(group.key)
+        if cached is None or cached[0] is not group:
+            cached = (group, go_json(group_json(group)))
+        fresh[group.key] = cached
+        parts.append(cached[1])
+    gw.api_cache = fresh  # drops the JSON of deleted groups
+    return b'{"data":[' + b",".join(parts) + b'],"status":"success"}'
+
+
 async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
-    response = _json_response([group_json(g) for g in gw.store.groups()])
+    response = web.Response(
+        body=_groups_body(gw), headers={**CORS_HEADERS, "Content-Type": "application/json"}
+    )
     gw.metrics.count_request(200, "api/v1/metrics", "get")
     return response
 
