@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from pushgate.core.errors import GroupingKeyError
+from pushgate.core.goquote import go_quote
 from pushgate.core.model import GroupingKey, grouping_key_from_mapping
 from pushgate.core.names import is_reserved_label_name, is_valid_label_name
 
@@ -37,16 +38,6 @@ _B64_VALUES: tuple[int, ...] = tuple(_B64_ALPHABET.find(bytes([b])) for b in ran
 # test_decode_skips_newlines).
 _SKIPPED = frozenset(b"\r\n")
 
-_GO_CONTROL_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
 
 def _to_bytes(s: str) -> bytes:
     """The bytes behind ``s``: surrogate escapes become the original bytes."""
@@ -60,36 +51,6 @@ def _to_bytes(s: str) -> bytes:
 
 def _to_str(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
-
-
-def go_quote(s: str) -> str:
-    """``s`` quoted like Go's ``%q`` (``strconv.Quote``).
-
-    Printable runes stay as they are; ``"`` and ``\\`` are backslashed;
-    invalid UTF-8 bytes become ``\\xNN``; other runes use Go's short escapes,
-    ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. Go's notion of "printable"
-    (letters, marks, numbers, punctuation, symbols and ASCII space) is the
-    same set as :meth:`str.isprintable`, up to the Unicode version.
-    """
-    out = ['"']
-    for ch in _to_bytes(s).decode("utf-8", "surrogateescape"):
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch in '"\\':
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_CONTROL_ESCAPES:
-            out.append(_GO_CONTROL_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _decode_base64(data: bytes) -> tuple[bytes, int | None]:

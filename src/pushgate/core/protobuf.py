@@ -44,6 +44,7 @@ from google.protobuf.message import DecodeError
 
 from pushgate.core.errors import ConsistencyError, ParseError
 from pushgate.core.floats import format_float_json
+from pushgate.core.goquote import go_quote
 from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 
 __all__ = [
@@ -787,45 +788,6 @@ def _type_code(mf: Any) -> int:
     return 0
 
 
-def _go_quote(s: str) -> str:
-    """Go ``strconv.Quote`` (the ``%q`` of a metric name in error messages)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 0xD800 <= o <= 0xDFFF:
-            # An invalid byte kept by surrogateescape (or a stray surrogate):
-            # Go prints each byte of invalid UTF-8 as \xNN.
-            raw = ch.encode(
-                "utf-8", "surrogateescape" if 0xDC80 <= o <= 0xDCFF else "surrogatepass"
-            )
-            out.extend(f"\\x{b:02x}" for b in raw)
-        elif ch.isprintable():
-            out.append(ch)
-        elif ch in _GO_CHAR_ESCAPES:
-            out.append(_GO_CHAR_ESCAPES[ch])
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_CHAR_ESCAPES: Final = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
 def _multi_error(errors: list[str]) -> str:
     """client_golang's ``MultiError`` text (a single error is unwrapped)."""
     if len(errors) == 1:
@@ -929,10 +891,10 @@ def _families(winners: dict[str, Any]) -> list[MetricFamily]:
         if mtype is None:
             type_name = _TYPE_NAMES.get(code, str(code))
             errors.append(
-                f"metric family {_go_quote(name)} has type {type_name}, which is not supported;"
+                f"metric family {go_quote(name)} has type {type_name}, which is not supported;"
                 " push it as a HISTOGRAM"
                 if code == _GAUGE_HISTOGRAM
-                else f"metric family {_go_quote(name)} has unknown type {type_name};"
+                else f"metric family {go_quote(name)} has unknown type {type_name};"
                 " use COUNTER, GAUGE, SUMMARY, UNTYPED or HISTOGRAM"
             )
             has_timestamps = has_timestamps or any(m.HasField("timestamp_ms") for m in mf.metric)
@@ -947,7 +909,7 @@ def _families(winners: dict[str, Any]) -> list[MetricFamily]:
                 has_timestamps = True
             if not m.HasField(field):
                 errors.append(
-                    f"collected metric {_go_quote(name)} {{ {_compact_text(m, 'Metric')}}}"
+                    f"collected metric {go_quote(name)} {{ {_compact_text(m, 'Metric')}}}"
                     f" is not a {_TYPE_NAMES[code]}"
                 )
                 continue

@@ -32,6 +32,7 @@ from typing import Final, Literal, NoReturn
 
 from pushgate.core.errors import ParseError
 from pushgate.core.floats import format_float, parse_float
+from pushgate.core.goquote import escape_rune, go_quote
 from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 
 __all__ = [
@@ -283,7 +284,7 @@ class _Parser:
             if ftype in _PLAIN_TYPES:
                 value = float(value_text)
                 if (value == _INF or value == -_INF) and value_text[-1] in "0123456789.":
-                    self._fail(lineno, f"expected float as value, got {_go_quote(value_text)}")
+                    self._fail(lineno, f"expected float as value, got {go_quote(value_text)}")
                 family.metrics.append(Metric(tuple(pairs), value))
                 continue
             special = "quantile" if ftype == "summary" else "le"
@@ -297,13 +298,13 @@ class _Parser:
                         self._fail(
                             lineno,
                             f"expected float as value for '{special}' label, "
-                            f"got {_go_quote(pair[1])}",
+                            f"got {go_quote(pair[1])}",
                         )
                 else:
                     rest.append(pair)
             value = float(value_text)
             if (value == _INF or value == -_INF) and value_text[-1] in "0123456789.":
-                self._fail(lineno, f"expected float as value, got {_go_quote(value_text)}")
+                self._fail(lineno, f"expected float as value, got {go_quote(value_text)}")
             self._observe(family, role, rest, bound, value, None)
         if tail.strip(" \t"):
             lineno += 1
@@ -324,7 +325,7 @@ class _Parser:
                     self._fail(
                         family.type_line,
                         f'unsupported metric type "gauge_histogram" '
-                        f"for metric name {_go_quote(family.name)}",
+                        f"for metric name {go_quote(family.name)}",
                     )
                 continue
             if family.aggregates:
@@ -380,13 +381,13 @@ class _Parser:
         family = self._resolve(name)[0]
         if keyword == "HELP":
             if family.help is not None:
-                self._fail(lineno, f"second HELP line for metric name {_go_quote(family.name)}")
+                self._fail(lineno, f"second HELP line for metric name {go_quote(family.name)}")
             family.help = text
             return True
         if family.type is not None:
             self._fail(
                 lineno,
-                f"second TYPE line for metric name {_go_quote(family.name)}, "
+                f"second TYPE line for metric name {go_quote(family.name)}, "
                 "or TYPE reported after samples",
             )
         mtype = _EXACT_TYPES.get(text)
@@ -493,7 +494,7 @@ class _Parser:
                         j += 1
                 label_name = s[i:j]
                 if not label_name:
-                    fail(f"invalid label name for metric {_go_quote(family.name)}")
+                    fail(f"invalid label name for metric {go_quote(family.name)}")
                 if label_name == "__name__":
                     fail('label name "__name__" is reserved')
                 i = j
@@ -506,7 +507,7 @@ class _Parser:
                     # quantile/le of a summary/histogram are not labels in
                     # Go, so they escape the duplicate check.
                     if label_name in seen:
-                        fail(f"duplicate label names for metric {_go_quote(family.name)}")
+                        fail(f"duplicate label names for metric {go_quote(family.name)}")
                     seen.add(label_name)
                 i = skip_blank_tab(i)
                 if s[i] != '"':
@@ -525,18 +526,18 @@ class _Parser:
                         elif c != "\\" and c != '"':
                             fail(f"invalid escape sequence '\\{_go_byte_char(c)}'")
                     elif c == "\n":
-                        fail(f"label value {_go_quote(''.join(chars))} contains unescaped new-line")
+                        fail(f"label value {go_quote(''.join(chars))} contains unescaped new-line")
                     chars.append(c)
                     i += 1
                 value = "".join(chars)
                 if not self._clean and _SURROGATE.search(value) is not None:
-                    fail(f"invalid label value {_go_quote(value)}")
+                    fail(f"invalid label value {go_quote(value)}")
                 if is_special:
                     try:
                         bound = parse_float(value)
                     except ValueError:
                         fail(
-                            f"expected float as value for '{special}' label, got {_go_quote(value)}"
+                            f"expected float as value for '{special}' label, got {go_quote(value)}"
                         )
                 else:
                     labels.append((label_name, value))
@@ -546,7 +547,7 @@ class _Parser:
                 if s[i] == "}":
                     i = skip_blank_tab(i)
                     break
-                fail(f"unexpected end of label value {_go_quote(value)}")
+                fail(f"unexpected end of label value {go_quote(value)}")
 
         # readingValue
         j = i
@@ -556,7 +557,7 @@ class _Parser:
         try:
             sample_value = parse_float(token)
         except ValueError:
-            fail(f"expected float as value, got {_go_quote(token)}")
+            fail(f"expected float as value, got {go_quote(token)}")
 
         # startTimestamp
         timestamp_ms: int | None = None
@@ -568,7 +569,7 @@ class _Parser:
             token = s[i:j]
             timestamp_ms = _parse_int64(token)
             if timestamp_ms is None:
-                fail(f"expected integer as timestamp, got {_go_quote(token)}")
+                fail(f"expected integer as timestamp, got {go_quote(token)}")
             # readTokenUntilNewline starts at the byte after the timestamp, so
             # even a single trailing blank is "spurious" (observed on 1.5.1).
             k = j
@@ -578,7 +579,7 @@ class _Parser:
                 # Go's readTokenUntilNewline drops backslashes when it does
                 # not decode escapes (observed on 1.5.1), here and for TYPE.
                 spurious = s[j:k].replace("\\", "")
-                fail(f"spurious string after timestamp: {_go_quote(spurious)}")
+                fail(f"spurious string after timestamp: {go_quote(spurious)}")
 
         if special is None:
             family.metrics.append(Metric(tuple(labels), sample_value, timestamp_ms=timestamp_ms))
@@ -626,7 +627,7 @@ class _Parser:
             return  # "# HELP name " with only blanks after it: no help
         if keyword == "HELP":
             if family.help is not None:
-                fail(f"second HELP line for metric name {_go_quote(family.name)}")
+                fail(f"second HELP line for metric name {go_quote(family.name)}")
             chars: list[str] = []
             while True:
                 c = at(i)
@@ -645,7 +646,7 @@ class _Parser:
             return
         if family.type is not None:
             fail(
-                f"second TYPE line for metric name {_go_quote(family.name)}, "
+                f"second TYPE line for metric name {go_quote(family.name)}, "
                 "or TYPE reported after samples"
             )
         j = i
@@ -654,7 +655,7 @@ class _Parser:
         token = s[i:j].replace("\\", "")  # dropped by Go, see the timestamp case
         mtype = _TYPES.get(_go_upper(token))
         if mtype is None:
-            fail(f"unknown metric type {_go_quote(token)}")
+            fail(f"unknown metric type {go_quote(token)}")
         family.type = mtype
         family.type_line = lineno
 
@@ -682,56 +683,6 @@ def _go_upper(s: str) -> str:
     return "".join(u if len(u := c.upper()) == 1 else c for c in s)
 
 
-_RUNE_ESCAPES: Final = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _go_escape_rune(c: str) -> str:
-    """The escape Go's quoting uses for a non-printable rune."""
-    special = _RUNE_ESCAPES.get(c)
-    if special is not None:
-        return special
-    o = ord(c)
-    if o < 0x20 or o == 0x7F:
-        return f"\\x{o:02x}"
-    if 0xD800 <= o <= 0xDFFF:
-        return "\\ufffd"  # not a valid rune: Go substitutes U+FFFD
-    if o < 0x10000:
-        return f"\\u{o:04x}"
-    return f"\\U{o:08x}"
-
-
-def _go_quote(s: str) -> str:
-    """Go's ``%q`` of a string (``strconv.Quote``) for error messages.
-
-    Undecodable bytes (lone surrogates from ``surrogateescape``) become
-    ``\\xHH`` as in Go. Printability uses Python's Unicode tables, which match
-    Go's ``IsPrint`` (categories L, M, N, P, S and the ASCII space) up to the
-    Unicode version.
-    """
-    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
-        return f'"{s}"'
-    out = ['"']
-    for c in s:
-        if c == '"' or c == "\\":
-            out.append("\\" + c)
-        elif "\udc80" <= c <= "\udcff":
-            out.append(f"\\x{ord(c) - 0xDC00:02x}")
-        elif c.isprintable():
-            out.append(c)
-        else:
-            out.append(_go_escape_rune(c))
-    out.append('"')
-    return "".join(out)
-
-
 def _go_byte_char(c: str) -> str:
     """Go's ``%c`` of the byte the parser is looking at: the first byte of the
     character's UTF-8 form, taken as a code point (0xC3 prints as ``Ã``)."""
@@ -745,7 +696,7 @@ def _go_quote_byte(c: str) -> str:
         return f"'\\{r}'"
     if r.isprintable():
         return f"'{r}'"
-    return f"'{_go_escape_rune(r)}'"
+    return f"'{escape_rune(r)}'"
 
 
 # --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from pushgate.core.errors import ConsistencyError
+from pushgate.core.goquote import go_quote
 from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.names import is_reserved_label_name, is_valid_label_name, is_valid_metric_name
 from pushgate.core.protobuf import render_metric_debug
@@ -108,14 +109,9 @@ def _first_duplicate_name(labels: Labels) -> str:
     return ""
 
 
-def _quote(name: str) -> str:
-    """Go's %q for a metric name (names are ASCII in practice)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _metric_error(family: MetricFamily, metric: Metric, reason: str) -> str:
     dump = render_metric_debug(family.type, metric)
-    return f"collected metric {_quote(family.name)} {{ {dump}}} {reason}"
+    return f"collected metric {go_quote(family.name)} {{ {dump}}} {reason}"
 
 
 def _is_valid_utf8(value: str) -> bool:
@@ -130,7 +126,7 @@ def _is_valid_utf8(value: str) -> bool:
 def _family_alone_errors(family: MetricFamily, errors: list[str]) -> None:
     """Rules that need only the family itself (names, labels, values)."""
     if not is_valid_metric_name(family.name):
-        errors.append(f"{_quote(family.name)} is not a valid metric name")
+        errors.append(f"{go_quote(family.name)} is not a valid metric name")
         return
     # Label names repeat across the metrics of a family: check each name once.
     names_ok: set[str] = set()
@@ -150,12 +146,11 @@ def _family_alone_errors(family: MetricFamily, errors: list[str]) -> None:
                 )
                 break
             if not value.isascii() and not _is_valid_utf8(value):
-                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 errors.append(
                     _metric_error(
                         family,
                         metric,
-                        f"has a label named {_quote(name)} whose value is not utf8: {shown!r}",
+                        f"has a label named {go_quote(name)} whose value is not utf8: {go_quote(value)}",
                     )
                 )
                 break
@@ -215,21 +210,21 @@ def _suffix_errors(
             base_type = _name_exists(base, index, new, old)
             if base_type == "summary" and suffix != "_bucket":
                 errors.append(
-                    f"collected metric named {_quote(name)} collides with previously"
-                    f" collected summary named {_quote(base)}"
+                    f"collected metric named {go_quote(name)} collides with previously"
+                    f" collected summary named {go_quote(base)}"
                 )
             if base_type == "histogram":
                 errors.append(
-                    f"collected metric named {_quote(name)} collides with previously"
-                    f" collected histogram named {_quote(base)}"
+                    f"collected metric named {go_quote(name)} collides with previously"
+                    f" collected histogram named {go_quote(base)}"
                 )
     if family.type in ("summary", "histogram"):
         suffixes = _SUFFIXES if family.type == "histogram" else _SUFFIXES[:2]
         for suffix in suffixes:
             if _name_exists(name + suffix, index, new, old) is not None:
                 errors.append(
-                    f"collected histogram or summary named {_quote(name)} collides with"
-                    f" previously collected metric named {_quote(name + suffix)}"
+                    f"collected histogram or summary named {go_quote(name)} collides with"
+                    f" previously collected metric named {go_quote(name + suffix)}"
                 )
 
 
