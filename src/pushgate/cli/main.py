@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pushgate import __version__
-from pushgate.cli import report, serve
+from pushgate.cli import report, serve, token
 from pushgate.core.errors import PushgateError
 
 EPILOG = """\
@@ -15,6 +15,7 @@ commands:
   pushgate serve     run the gateway (a drop-in Prometheus Pushgateway)
   pushgate report    push CI results (JUnit, coverage, SonarCloud) to a gateway
   pushgate flush     deliver pushes that `report --spool` kept while a gateway was down
+  pushgate hash-token  make a bearer token (or bcrypt hash) for --web.config.file
 
 Run `pushgate COMMAND --help` for the options and examples of each.
 """
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_parser(subparsers)
     report.add_parser(subparsers)
+    token.add_parser(subparsers)
     return parser
 
 

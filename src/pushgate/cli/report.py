@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pushgate.core.duration import parse_duration
 from pushgate.core.errors import ConfigError
 from pushgate.reporter.ci_context import GitReader, git_reader, parse_time
 from pushgate.reporter.client import (
@@ -31,9 +32,17 @@ from pushgate.reporter.client import (
     Transport,
     split_gateway_url,
 )
-from pushgate.reporter.errors import ReportError
+from pushgate.reporter.errors import PushError, ReportError
+from pushgate.reporter.oidc import (
+    DEFAULT_AUDIENCE,
+    ENV_REQUEST_TOKEN,
+    ENV_REQUEST_URL,
+    describe,
+    fetch_github_token,
+    oidc_available,
+)
 from pushgate.reporter.report import ReportSettings, build_report, deliver, parse_label_arg
-from pushgate.reporter.spool import PushMethod, Spool, flush_spool
+from pushgate.reporter.spool import TTL_HEADER, PushMethod, Spool, flush_spool
 
 #: Environment variable read when --gateway is not given (the pytest plugin reads it too).
 ENV_GATEWAY = "PUSHGATE_URL"
@@ -63,6 +72,11 @@ environment:
   {ENV_GATEWAY}        gateway URL when --gateway is not given
   {ENV_TOKEN}      bearer token for the gateway, or
   {ENV_USERNAME}, {ENV_PASSWORD}   basic auth for the gateway
+  {ENV_REQUEST_URL}, {ENV_REQUEST_TOKEN}
+                      set by GitHub Actions for jobs with `permissions: id-token: write`:
+                      without other credentials, an OIDC token for --oidc-audience is
+                      sent (the gateway maps its repository to what it may push;
+                      docs/security.md)
   SONAR_TOKEN         token for --sonar-url
 
 A push that fails (gateway down, timeout, refused) prints a warning and exits
@@ -115,6 +129,18 @@ def _add_delivery_options(p: argparse.ArgumentParser) -> None:
         "--strict",
         action="store_true",
         help="exit 1 when anything could not be read or delivered (default: warn, exit 0)",
+    )
+    p.add_argument(
+        "--oidc-audience",
+        default=DEFAULT_AUDIENCE,
+        metavar="AUD",
+        help="audience of the GitHub Actions OIDC token sent when no other credentials are"
+        f" set and the job has `id-token: write` (default {DEFAULT_AUDIENCE})",
+    )
+    p.add_argument(
+        "--no-oidc",
+        action="store_true",
+        help="never send a GitHub Actions OIDC token",
     )
 
 
@@ -221,6 +247,14 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "families, e.g. to add to what the pytest plugin pushed",
     )
     out.add_argument(
+        "--ttl",
+        type=_duration(),
+        metavar="DURATION",
+        help="ask pushgate to delete this run's group after DURATION (30d, 12h, 3600),"
+        f" sent as the {TTL_HEADER} header; the official gateway ignores it"
+        " (docs/retention.md)",
+    )
+    out.add_argument(
         "--spool",
         metavar="DIR",
         type=Path,
@@ -261,6 +295,17 @@ def _positive_float() -> Callable[[str], float]:
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
         return value
+
+    return parse
+
+
+def _duration() -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            parse_duration(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text.strip()
 
     return parse
 
@@ -336,6 +381,27 @@ def _settings(args: argparse.Namespace) -> ReportSettings:
     )
 
 
+def _uses_oidc(args: argparse.Namespace, io: Io, credentials: Credentials) -> bool:
+    """An OIDC token is sent when nothing else is configured and GitHub offers one."""
+    return credentials.kind == "none" and not args.no_oidc and oidc_available(io.env)
+
+
+def _with_oidc(
+    args: argparse.Namespace,
+    io: Io,
+    credentials: Credentials,
+    client: HttpClient,
+    warn: Callable[[str], None],
+) -> Credentials:
+    if not _uses_oidc(args, io, credentials):
+        return credentials
+    try:
+        return fetch_github_token(io.env, args.oidc_audience, client)
+    except PushError as exc:
+        warn(f"{exc}; pushing without credentials")
+        return credentials
+
+
 def report_command(args: argparse.Namespace) -> int:
     return run_report(args, Io())
 
@@ -363,15 +429,21 @@ def run_report(args: argparse.Namespace, io: Io) -> int:
         warn(f"{problem}; its metrics are left out")
 
     method: PushMethod = "PUT" if args.method == "put" else "POST"
-    payload = report.payload(gateway or f"${ENV_GATEWAY}", method)
+    payload = report.payload(gateway or f"${ENV_GATEWAY}", method, args.ttl)
     if args.dry_run:
         print(f"{method} {payload.url}", file=io.out)
-        print(f"# auth: {credentials.kind}", file=io.out)
+        auth = credentials.kind
+        if _uses_oidc(args, io, credentials):
+            auth = describe(args.oidc_audience) + ", requested when pushing"
+        print(f"# auth: {auth}", file=io.out)
+        if payload.ttl:
+            print(f"# {TTL_HEADER}: {payload.ttl}", file=io.out)
         io.out.write(payload.body.decode("utf-8"))
         io.out.flush()
         return 1 if args.strict and problems else 0
 
     spool = Spool(args.spool) if args.spool is not None else None
+    credentials = _with_oidc(args, io, credentials, client, warn)
     try:
         result = deliver(payload, client, credentials, spool)
     except ReportError as exc:
@@ -409,8 +481,14 @@ def run_flush(args: argparse.Namespace, io: Io) -> int:
     if not spool.entries():
         print(f"pushgate flush: nothing to deliver in {args.directory}", file=io.err)
         return 0
-    outcome = flush_spool(spool, _client(args, io), credentials, override)
+    client = _client(args, io)
     level = "error" if args.strict else "warning"
+
+    def warn(message: str) -> None:
+        print(f"pushgate flush: {level}: {message}", file=io.err)
+
+    credentials = _with_oidc(args, io, credentials, client, warn)
+    outcome = flush_spool(spool, client, credentials, override)
     for path, reason in outcome.kept:
         print(
             f"pushgate flush: {level}: {path.name} kept for the next flush: {reason}", file=io.err

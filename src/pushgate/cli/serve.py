@@ -11,6 +11,7 @@ from pathlib import Path
 from pushgate.cli.logs import setup_logging
 from pushgate.core.errors import ConfigError
 from pushgate.server.settings import Settings
+from pushgate.store.redis_url import is_redis_url, parse_redis_url, redact_url
 
 EPILOG = """\
 examples:
@@ -19,6 +20,9 @@ examples:
   pushgate serve --web.listen-address=127.0.0.1:9091 --persistence.file=/var/lib/pushgate/pg.db
   pushgate serve --persistence.file=      (empty: memory only, like the official default)
   pushgate serve --web.enable-admin-api --web.enable-lifecycle --web.route-prefix=/pg
+  pushgate serve --config.file=/etc/pushgate/pushgate.yml --web.enable-lifecycle
+      expire, retain and limit pushes (docs/retention.md); reload with SIGHUP or
+      curl -X POST http://localhost:9091/-/reload
 
 Every flag of the official Pushgateway is accepted with the same name and
 default, so a manifest that starts prometheus-pushgateway starts pushgate.
@@ -68,7 +72,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="web_config_file",
         default="",
         metavar="FILE",
-        help="TLS/basic-auth configuration file (exporter-toolkit format)",
+        help="TLS, basic auth (exporter-toolkit format) and pushgate's scoped tokens and"
+        " OIDC; see docs/security.md",
+    )
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="",
+        metavar="FILE",
+        help="expiry, retention by count and limits (YAML; reloaded by SIGHUP and, with"
+        " --web.enable-lifecycle, PUT/POST /-/reload); see docs/retention.md",
     )
     p.add_argument(
         "--web.telemetry-path",
@@ -129,6 +142,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         " crash or power loss (fsync on every commit)",
     )
     p.add_argument(
+        "--store",
+        dest="store_url",
+        default=None,
+        metavar="URL",
+        help="share the store with other replicas through Redis instead of a file:"
+        " redis://HOST:PORT/DB, redis+sentinel://HOST:PORT,.../MASTER/DB or"
+        " redis+cluster://HOST:PORT,... (docs/redis.md)",
+    )
+    p.add_argument(
         "--push.disable-consistency-check",
         dest="disable_check",
         action=bool_flag,
@@ -174,10 +196,23 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             raise ConfigError(
                 f"--web.listen-address: {address!r} is not HOST:PORT; e.g. :9091 or 127.0.0.1:9091"
             )
-    if args.persistence_file is None:
-        persistence: str | None = str(default_data_dir() / "pushgate.db")
-    elif args.persistence_file == "":
-        persistence = None
+    store_url: str | None = args.store_url
+    if store_url is not None:
+        if not is_redis_url(store_url):
+            raise ConfigError(
+                f"--store: {redact_url(store_url)!r} is not a Redis URL; use"
+                " redis://HOST:PORT/DB (docs/redis.md), or --persistence.file for a local store"
+            )
+        if args.persistence_file:
+            raise ConfigError(
+                "--store and --persistence.file both name a store; give only one"
+                " (replicas that share Redis keep no file)"
+            )
+        parse_redis_url(store_url)  # report a malformed URL before anything starts
+    if store_url is not None or args.persistence_file == "":
+        persistence: str | None = None
+    elif args.persistence_file is None:
+        persistence = str(default_data_dir() / "pushgate.db")
     else:
         persistence = args.persistence_file
     if not args.telemetry_path.startswith("/"):
@@ -199,6 +234,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "web.systemd-socket": str(args.systemd_socket).lower(),
         "web.telemetry-path": args.telemetry_path,
     }
+    if store_url is not None:
+        flags["store"] = redact_url(store_url)  # credentials never leave the process
+    if args.config_file:
+        flags["config.file"] = args.config_file
     return Settings(
         listen_addresses=listen,
         telemetry_path=args.telemetry_path,
@@ -207,7 +246,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         enable_lifecycle=args.enable_lifecycle,
         enable_admin_api=args.enable_admin_api,
         web_config_file=args.web_config_file,
+        config_file=args.config_file,
         persistence_file=persistence,
+        store_url=store_url,
         persistence_interval=interval,
         disable_consistency_check=args.disable_check,
         durability=args.durability,
@@ -223,11 +264,6 @@ def run(args: argparse.Namespace) -> int:
     if args.systemd_socket:
         raise ConfigError(
             "--web.systemd-socket is not supported by pushgate; use --web.listen-address"
-        )
-    if settings.web_config_file:
-        raise ConfigError(
-            "--web.config.file is not supported yet; terminate TLS and"
-            " authentication in a reverse proxy for now"
         )
     from pushgate.server.app import serve
 

@@ -44,3 +44,32 @@ class StoreOpenError(PushgateError):
 
 class ConfigError(PushgateError):
     """Invalid command-line flag or configuration file."""
+
+
+class ForbiddenError(PushgateError):
+    """The credential is valid but does not allow this action here (HTTP 403).
+
+    The message names the principal (never its secret), the action and the
+    grouping key; nothing was changed.
+    """
+
+
+class RequestTimeoutError(PushgateError):
+    """The client did not send the request body in time (HTTP 408)."""
+
+
+class LimitError(PushgateError):
+    """A request exceeds a configured limit; nothing was stored (HTTP 400, 413 or 429).
+
+    ``reason`` names the limit (``series_per_job``, ``push_rate``...) for the
+    rejection counters; the message names the limit and the current figure.
+    ``retry_after`` (seconds) is set when waiting makes a retry succeed.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str, status: int, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after

@@ -140,6 +140,8 @@ class Credentials:
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    #: Where ``token`` came from, for messages (default: ``PUSHGATE_TOKEN``).
+    token_source: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Credentials:
@@ -157,7 +159,7 @@ class Credentials:
     def kind(self) -> str:
         """What is used, for messages: never the secret itself."""
         if self.token:
-            return f"bearer token from {ENV_TOKEN}"
+            return self.token_source or f"bearer token from {ENV_TOKEN}"
         if self.username is not None:
             return f"basic auth as {self.username!r}"
         return "none"
@@ -288,9 +290,12 @@ def _status_error(
     elif not gateway:
         pass
     elif status == 401:
-        message += f"; set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}"
+        message += (
+            f"; set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}, or in GitHub Actions"
+            " give the job `permissions: id-token: write` (an OIDC token is then sent)"
+        )
     elif status == 403:
-        message += "; the credentials are valid but not allowed to push"
+        message += "; the credentials are valid but not allowed to push to this group"
     elif status == 404:
         message += "; is this a Pushgateway, and is its route prefix part of the gateway URL?"
     return PushError(message, status=status, retryable=_retryable(status))

@@ -13,13 +13,18 @@ import html
 import logging
 import posixpath
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from pushgate.server import admin, api_v1, exposition, health, push, ui
+from pushgate.server import admin, api_v1, exposition, health, push, reload, ui
+from pushgate.server.auth import AccessControl
+from pushgate.server.config import ConfigStatus, GatewayConfig, load_config
 from pushgate.server.errors import text_error
 from pushgate.server.gateway import Gateway
+from pushgate.server.hardening import HardenedAppRunner
+from pushgate.server.limits import Limiter
 from pushgate.server.router import (
     BadRequest,
     Match,
@@ -27,6 +32,7 @@ from pushgate.server.router import (
     NotFound,
     Options,
     Redirect,
+    Resolution,
     Route,
     Router,
 )
@@ -68,6 +74,7 @@ HANDLERS: dict[str, Handler] = {
     "ui_ci": ui.handle_ci,
     "ui_group": ui.handle_group,
     "ui_group_base64": ui.handle_group_base64,
+    "reload": reload.handle_reload,
 }
 
 
@@ -104,6 +111,9 @@ def build_routes(settings: Settings) -> list[Route]:
     ]
     if settings.enable_admin_api:
         routes.append(Route("PUT", "/api/v1/admin/wipe", "wipe"))
+    if settings.config_file:
+        # Only with --config.file: without one, /-/reload is a 404 as in 1.5.1.
+        routes += [Route("PUT", "/-/reload", "reload"), Route("POST", "/-/reload", "reload")]
     # 1.5.1 registers GET /-/quit outside the route prefix (spec 7.2).
     routes.append(Route("GET", "/-/quit", "quit_get", prefixed=False))
     return routes
@@ -130,6 +140,11 @@ def build_app(gw: Gateway) -> web.Application:
     async def dispatch(request: web.Request) -> web.StreamResponse:
         raw_path, _, raw_query = request.raw_path.partition("?")
         resolution = router.resolve(request.method, raw_path, raw_query)
+        # Authentication, authorization and the audit log (server/auth.py).
+        return await gw.access.guard(request, resolution, answer)
+
+    async def answer(request: web.Request, resolution: Resolution) -> web.StreamResponse:
+        raw_path = request.raw_path.partition("?")[0]
         if isinstance(resolution, Match):
             return await HANDLERS[resolution.name](gw, request, resolution.params)
         if isinstance(resolution, Redirect):
@@ -163,22 +178,48 @@ def _parse_listen(address: str) -> tuple[str | None, int]:
 
 async def serve(settings: Settings) -> int:
     """Run the gateway until SIGTERM/SIGINT or ``/-/quit``; return the exit code."""
+    # The web config is checked before anything is opened: a bad file stops here.
+    access = (
+        AccessControl.from_file(settings.web_config_file)
+        if settings.web_config_file
+        else AccessControl()
+    )
+    tls = access.tls_context()
+    # So is the config file (expiry, retention, limits: docs/retention.md).
+    config = load_config(settings.config_file) if settings.config_file else GatewayConfig()
     store = open_store(
-        settings.persistence_file, durability=settings.durability, own_types=OWN_TYPES
+        settings.persistence_file,
+        durability=settings.durability,
+        own_types=OWN_TYPES,
+        url=settings.store_url,
+        policy=config.store,
     )
     await store.start()
-    gw = Gateway(settings, store)
+    gw = Gateway(
+        settings,
+        store,
+        access=access,
+        limits=Limiter(config.requests),
+        config=ConfigStatus(settings.config_file, last_success_time=time.time()),
+    )
     app = build_app(gw)
     # auto_decompress=False: request bodies are decoded by push.decode_body,
     # exactly as the official gateway does (only "gzip", case-sensitive).
-    runner = web.AppRunner(
+    # HardenedAppRunner: header limits, slow-client timeouts, no echo (hardening.py).
+    runner = HardenedAppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=10, auto_decompress=False
     )
     await runner.setup()
     try:
         for address in settings.listen_addresses:
             host, port = _parse_listen(address)
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
+            await web.TCPSite(
+                runner,
+                host,
+                port,
+                reuse_address=True,
+                ssl_context=tls.context if tls is not None else None,
+            ).start()
     except OSError as e:
         await runner.cleanup()
         await store.close()
@@ -187,6 +228,12 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, gw.quit_requested.set)
+    if settings.config_file:
+        reload.watch_sighup(gw)
+    if access.enabled:
+        log.info(
+            "web config %s: TLS %s", settings.web_config_file, "on" if tls is not None else "off"
+        )
     log.info(
         "pushgate listening on %s, store %s (%d groups)",
         ", ".join(settings.listen_addresses),

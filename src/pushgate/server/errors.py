@@ -6,13 +6,18 @@ Error responses look like Go's ``http.Error``: ``text/plain; charset=utf-8``,
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
 from pushgate.core.errors import (
     ConsistencyError,
+    ForbiddenError,
     GroupingKeyError,
+    LimitError,
     ParseError,
     PushgateError,
+    RequestTimeoutError,
     StoreError,
 )
 
@@ -39,4 +44,15 @@ def error_response(error: PushgateError) -> web.Response:
         return text_error(400, str(error))
     if isinstance(error, StoreError):
         return text_error(503, str(error))
+    if isinstance(error, LimitError):
+        # Retry-After in whole seconds, rounded up (RFC 9110 allows no fraction).
+        wait = error.retry_after
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait is not None else None
+        return text_error(error.status, str(error), headers)
+    if isinstance(error, ForbiddenError):
+        return text_error(403, str(error))
+    if isinstance(error, RequestTimeoutError):
+        response = text_error(408, str(error))
+        response.force_close()
+        return response
     return text_error(500, str(error))

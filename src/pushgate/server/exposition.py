@@ -25,16 +25,28 @@ def _accepts_gzip(header: str | None) -> bool:
         token, _, params = part.strip().partition(";")
         if token.strip().lower() == "gzip":
             q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:] or 0) != 0
+            except ValueError:
+                # An unreadable weight (gzip;q=abc) was a 500; 1.5.1 only
+                # checks the "gzip;" prefix, so it counts as accepted.
+                return True
     return False
 
 
 async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
     own = gw.own_families()
     fmt = negotiate_exposition(request.headers.get("Accept"))
+    compress = _accepts_gzip(request.headers.get("Accept-Encoding"))
     if fmt == "text":
-        body = gw.store.render_text(own)
+        body = gw.store.render_text(own, compress=compress)
         content_type = TEXT_CONTENT_TYPE
+        headers = {"Content-Type": content_type}
+        if compress:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
     else:
         families = gw.store.merged_families(own)
         if fmt == "protobuf-delimited":
@@ -44,7 +56,7 @@ async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, st
         else:
             body, content_type = render_compact_text(families), _PROTO + "compact-text"
     headers = {"Content-Type": content_type}
-    if _accepts_gzip(request.headers.get("Accept-Encoding")):
+    if compress:
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return web.Response(body=body, headers=headers)

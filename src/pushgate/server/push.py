@@ -80,20 +80,24 @@ async def _write(
     gw: Gateway, request: web.Request, params: dict[str, str], job_base64: bool
 ) -> web.Response:
     try:
-        body = decode_body(await request.read(), request.headers.get("Content-Encoding"))
+        # Limiter.read_body: hardening.read_body within the configured max_body_bytes (413).
+        raw = await gw.limits.read_body(request)
+        body = decode_body(raw, request.headers.get("Content-Encoding"))
         key: GroupingKey = parse_grouping_key(params["job"], job_base64, params.get("labels", ""))
         if request.method == "DELETE":
-            await gw.store.write(WriteRequest(key, "delete", (), time.time()))
+            await gw.store.write(WriteRequest(key, "delete", (), gw.clock()))
             return web.Response(status=202)
+        gw.limits.check_rate(key)  # per-job push rate: 429 with Retry-After
         try:
             families = parse_body(body, request.headers.get("Content-Type"))
         except ConsistencyError:
             # Found while decoding protobuf (a value that does not match the
             # family type): a store-level failure in the official gateway.
-            await gw.store.record_failure(key, time.time())
+            await gw.store.record_failure(key, gw.clock())
             raise
         kind: WriteKind = "put" if request.method == "PUT" else "post"
-        await gw.store.write(WriteRequest(key, kind, tuple(families), time.time()))
+        ttl = gw.limits.check_push(request, key, families)  # samples, labels; the pusher's TTL
+        await gw.store.write(WriteRequest(key, kind, tuple(families), gw.clock(), ttl))
     except ConsistencyError as e:
         if gw.settings.disable_consistency_check:
             # The official gateway answers 202 before checking in this mode;

@@ -24,7 +24,11 @@ class Settings:
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
     web_config_file: str = ""
+    #: ``--config.file``: expiry, retention and limits (docs/retention.md); "" for none.
+    config_file: str = ""
     persistence_file: str | None = None
+    #: ``--store``: a Redis URL for the shared store (then ``persistence_file`` is unused).
+    store_url: str | None = None
     persistence_interval: str = "5m0s"
     disable_consistency_check: bool = False
     durability: Durability = "process"
