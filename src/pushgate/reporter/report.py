@@ -92,8 +92,8 @@ class Report:
     def body(self) -> bytes:
         return render_text(self.families)
 
-    def payload(self, gateway: str, method: PushMethod) -> Payload:
-        return Payload(method, gateway, self.path, self.body)
+    def payload(self, gateway: str, method: PushMethod, ttl: str | None = None) -> Payload:
+        return Payload(method, gateway, self.path, self.body, ttl)
 
 
 def parse_label_arg(text: str) -> tuple[str, str]:

@@ -35,6 +35,9 @@ from pushgate.reporter.errors import PushError, ReportInputError
 
 PushMethod = Literal["PUT", "POST"]
 
+#: Header carrying the group's time to live (pushgate only; others ignore it).
+TTL_HEADER = "X-Pushgate-TTL"
+
 FORMAT_VERSION = 1
 REJECTED = "rejected"
 
@@ -47,6 +50,8 @@ class Payload:
     gateway: str
     path: str
     body: bytes
+    #: Time to live of the group (``30d``), sent as :data:`TTL_HEADER`.
+    ttl: str | None = None
 
     @property
     def url(self) -> str:
@@ -57,6 +62,7 @@ class Payload:
         headers = (
             ("Content-Type", TEXT_CONTENT_TYPE),
             ("User-Agent", USER_AGENT),
+            *(((TTL_HEADER, self.ttl),) if self.ttl else ()),
             *credentials.headers(),
         )
         return HttpRequest(self.method, base + self.path, headers, self.body)
@@ -72,6 +78,8 @@ def dump_payload(payload: Payload, *, reason: str, created: float) -> bytes:
         "path": payload.path,
         "body": payload.body.decode("utf-8"),
     }
+    if payload.ttl:
+        document["ttl"] = payload.ttl
     return json.dumps(document, indent=1, sort_keys=True).encode("utf-8") + b"\n"
 
 
@@ -90,7 +98,10 @@ def load_payload(data: bytes, source: Path) -> Payload:
     if method not in ("PUT", "POST") or not all(isinstance(f, str) for f in fields):
         raise ReportInputError(f"{source}: spooled payload lacks method, gateway, path or body")
     gateway, path, body = (str(f) for f in fields)
-    return Payload("PUT" if method == "PUT" else "POST", gateway, path, body.encode("utf-8"))
+    ttl = document.get("ttl")
+    if ttl is not None and not isinstance(ttl, str):
+        raise ReportInputError(f"{source}: spooled payload has a ttl that is not a string")
+    return Payload("PUT" if method == "PUT" else "POST", gateway, path, body.encode("utf-8"), ttl)
 
 
 def _fsync_dir(directory: Path) -> None:

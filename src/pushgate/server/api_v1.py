@@ -83,6 +83,8 @@ def group_json(group: Group) -> dict[str, Any]:
     # Set last, as 1.5.1 does: a family called "labels" is overwritten.
     out["labels"] = dict(group.key)
     out["last_push_successful"] = group.last_push_successful
+    if group.expires_at is not None:  # pushgate's own key (docs/retention.md)
+        out["expires_at"] = rfc3339_nano(group.expires_at)
     return out
 
 

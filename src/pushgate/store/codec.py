@@ -15,6 +15,7 @@ pushgates ignore it. The expiry time itself is derived, not stored.
 from __future__ import annotations
 
 import json
+from sys import intern
 from typing import Any
 
 from pushgate.core.errors import StoreOpenError
@@ -36,7 +37,10 @@ def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
 
 
 def _pairs(flat: list[str]) -> tuple[tuple[str, str], ...]:
-    return tuple(zip(flat[0::2], flat[1::2], strict=True))
+    # Interned: label names and most values repeat across the series of a
+    # store, and sharing one string object per distinct value is most of the
+    # memory a loaded series costs.
+    return tuple(zip(map(intern, flat[0::2]), map(intern, flat[1::2]), strict=True))
 
 
 def _encode_metric(family_type: str, m: Metric) -> list[Any]:

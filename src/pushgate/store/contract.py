@@ -31,15 +31,26 @@ Contract, for every implementation:
 * **Shutdown.** :meth:`Store.close` finishes the writes already accepted,
   commits them, and releases the backend. Writes after ``close`` raise
   :class:`~pushgate.core.errors.StoreError`.
+* **Expiry, retention, limits** (:mod:`pushgate.store.policy`). A group whose
+  ``expires_at`` has passed is absent from every read at once, deleted or
+  not yet; the backend deletes it durably soon after (a sweep, in order with
+  the writes). A write that creates a group deletes, in the same commit, the
+  groups retention by count no longer keeps. A write that would exceed a
+  series limit raises :class:`~pushgate.core.errors.LimitError` and changes
+  nothing, not even the failure time. :meth:`Store.configure` replaces the
+  policy in order with the writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pushgate.core.model import GroupingKey, MetricFamily
+
+if TYPE_CHECKING:  # policy.py builds on this module
+    from pushgate.store.policy import StorePolicy
 
 WriteKind = Literal["put", "post", "delete"]
 
@@ -199,4 +210,16 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Finish accepted writes, commit them and release the backend."""
+        ...
+
+    async def configure(self, policy: StorePolicy) -> int:
+        """Replace the expiry, retention and limit policy, in order with the writes.
+
+        Every group is re-dated under the new rules; what they expire or no
+        longer keep is deleted in one commit. Returns how many groups that was.
+        """
+        ...
+
+    async def sweep(self) -> int:
+        """Durably delete the expired groups (and any beyond a keep count); return how many."""
         ...

@@ -38,7 +38,7 @@ from pushgate.core.textformat import render_family_header, render_metric, render
 from pushgate.store.contract import Change, Group, Journal, WriteRequest
 from pushgate.store.policy import PolicyIndex, StorePolicy, StoreUsage, merge_visible
 from pushgate.store.rules import plan_failure, plan_write
-from pushgate.store.state import State
+from pushgate.store.state import State, gzip_member
 
 log = logging.getLogger("pushgate.store")
 
@@ -80,10 +80,9 @@ class JournaledStore:
         self._clock = clock
         self._policy = PolicyIndex(policy)
         self._policy.attach(self._state)
-        for group in journal.load():
-            # Groups that expired while the gateway was down are hidden at
-            # once and deleted by the first sweep.
-            self._state.replace_group(group.key, self._policy.stamp(group))
+        # Groups that expired while the gateway was down are hidden at once
+        # and deleted by the first sweep.
+        self._state.load(self._policy.stamp(group) for group in journal.load())
         self._sweeper: asyncio.Task[None] | None = None
         self._sweep_wake: asyncio.Event | None = None
         self._queue: asyncio.Queue[tuple[_Op, asyncio.Future[object]]] | None = None
@@ -91,9 +90,8 @@ class JournaledStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushgate-commit")
         self._healthy = True
         self._closed = False
-        self._seg_version = -1
-        self._seg_own: tuple[str, ...] = ()
-        self._segments: list[bytes] = []
+        #: compressed? -> ((state version, own names), joined blocks between own families)
+        self._segments: dict[bool, tuple[tuple[int, tuple[str, ...]], list[bytes]]] = {}
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -180,11 +178,14 @@ class JournaledStore:
 
     async def _sweep_timer(self) -> None:
         assert self._sweep_wake is not None
-        while True:
+        while not self._closed:
             due = self._policy.retention.next_expiry()
             wait = SWEEP_MAX_WAIT if due is None else due - self._clock()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a
+            # cancellation that arrives as the event is set.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_wake.wait(), min(max(wait, 0.0), SWEEP_MAX_WAIT))
+                async with asyncio.timeout(min(max(wait, 0.0), SWEEP_MAX_WAIT)):
+                    await self._sweep_wake.wait()
             self._sweep_wake.clear()
             if not (self._policy.due(self._clock()) or self._policy.retention.over_limit()):
                 continue
@@ -321,32 +322,43 @@ class JournaledStore:
     def __len__(self) -> int:
         return len(self._state)
 
-    def render_text(self, own: Sequence[MetricFamily]) -> bytes:
+    def render_text(self, own: Sequence[MetricFamily], *, compress: bool = False) -> bytes:
+        """The text exposition; with ``compress``, gzip-encoded.
+
+        The gzip body is a concatenation of gzip members, one per family
+        (RFC 1952 allows several; Go's and Python's readers read them all), so
+        each family is compressed once when it changes, not on every scrape.
+        """
         if self._expired_pending():
-            return render_text(merge_visible(self.groups(), own, for_text=True))
+            body = render_text(merge_visible(self.groups(), own, for_text=True))
+            return gzip_member(body) if compress else body
         own_by_name = {f.name: f for f in own if f.metrics}
         own_names = tuple(sorted(own_by_name))
         state = self._state
-        if self._seg_version != state.version or self._seg_own != own_names:
+        cache_key = (state.version, own_names)
+        segments = self._segments.get(compress)
+        if segments is None or segments[0] != cache_key:
+            block = state.family_block_gz if compress else state.family_block
             parts: list[list[bytes]] = [[] for _ in range(len(own_names) + 1)]
             for name in state.family_names():
-                if name in own_by_name:
-                    continue
-                parts[bisect.bisect_left(own_names, name)].append(state.family_block(name))
-            self._segments = [b"".join(p) for p in parts]
-            self._seg_version = state.version
-            self._seg_own = own_names
-        out = [self._segments[0]]
+                if name not in own_by_name:
+                    parts[bisect.bisect_left(own_names, name)].append(block(name))
+            segments = (cache_key, [b"".join(p) for p in parts])
+            self._segments[compress] = segments
+        joined = segments[1]
+        out = [joined[0]]
         for i, name in enumerate(own_names):
             family = own_by_name[name]
             if state.family_type(name) is not None:
-                out.append(
-                    state.family_block(name, help_override=family.help or "", extra=family.metrics)
+                text = state.family_block(
+                    name, help_override=family.help or "", extra=family.metrics
                 )
             else:
-                out.append(render_family_header(name, family.type, family.help))
-                out.extend(render_metric(name, family.type, m) for m in family.metrics)
-            out.append(self._segments[i + 1])
+                text = render_family_header(name, family.type, family.help) + b"".join(
+                    render_metric(name, family.type, m) for m in family.metrics
+                )
+            out.append(gzip_member(text) if compress else text)
+            out.append(joined[i + 1])
         return b"".join(out)
 
     def merged_families(self, own: Sequence[MetricFamily]) -> list[MetricFamily]:

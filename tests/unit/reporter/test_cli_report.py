@@ -414,3 +414,37 @@ def test_everything_given_needs_no_ci_and_no_git() -> None:
         "version": "1",
         "commit": "3f78685",
     }
+
+
+def test_ttl_travels_as_a_header_and_survives_the_spool(tmp_path: Path) -> None:
+    args = ("report", "--version", "1", "--metric", "x=1", "--ttl", "30d")
+    r = run(*args, "--gateway", "http://gw:9091")
+    (request,) = r.transport.requests
+    assert ("X-Pushgate-TTL", "30d") in request.headers
+    assert "/metrics/job/" in request.url and "ttl" not in request.url
+
+    r = run(*args, "--dry-run")
+    assert "# X-Pushgate-TTL: 30d" in r.out.splitlines()
+
+    spool = tmp_path / "spool"
+    down = FakeTransport([TransportError("connection refused")])
+    run(
+        *args,
+        "--gateway",
+        "http://gw:9091",
+        "--spool",
+        str(spool),
+        "--retries",
+        "0",
+        transport=down,
+    )
+    flushed = run("flush", str(spool), "--gateway", "http://gw:9091")
+    (request,) = flushed.transport.requests
+    assert ("X-Pushgate-TTL", "30d") in request.headers
+
+
+def test_a_bad_ttl_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        _parser().parse_args(["report", "--ttl", "soon"])
+    assert info.value.code == 2
+    assert "'soon' is not a duration" in capsys.readouterr().err

@@ -102,3 +102,16 @@ def test_spooled_files_hold_no_credentials(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     entry = spool.put(PAYLOAD, "down")
     assert "Authorization" not in entry.read_text()
+
+
+def test_the_ttl_round_trips_and_older_files_load(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", clock=lambda: 1.0)
+    with_ttl = Payload(PAYLOAD.method, PAYLOAD.gateway, PAYLOAD.path, PAYLOAD.body, "30d")
+    entry = spool.put(with_ttl, "down")
+    assert spool.load(entry) == with_ttl
+    request = with_ttl.request(Credentials())
+    assert ("X-Pushgate-TTL", "30d") in request.headers
+    # A payload spooled before --ttl existed has no "ttl" key.
+    plain = spool.put(PAYLOAD, "down")
+    assert "ttl" not in json.loads(plain.read_text())
+    assert spool.load(plain).ttl is None
