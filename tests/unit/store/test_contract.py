@@ -1,7 +1,8 @@
 """The store contract (pushgate.store.contract), for every backend.
 
-Each test runs against the memory store and the durable SQLite store; the
-durable ones are also reopened to prove what was acknowledged was kept.
+Each test runs against the memory store, the durable SQLite store and the
+shared Redis store (a real redis-server); the durable ones are also reopened
+to prove what was acknowledged was kept.
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 StoreFactory = Callable[[], JournaledStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    if request.param == "redis":  # a real redis-server (tests/unit/store/conftest.py)
+        url: str = request.getfixturevalue("redis_url")
+        yield lambda: open_store(None, own_types=OWN_TYPES, url=url)
+        return
     path = None if request.param == "memory" else tmp_path / "store.db"
     yield lambda: open_store(path, own_types=OWN_TYPES)
 
 
-@pytest.fixture
-def durable(tmp_path: Path) -> StoreFactory:
+@pytest.fixture(params=["sqlite", "redis"])
+def durable(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    if request.param == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return lambda: open_store(None, own_types=OWN_TYPES, url=url)
     return lambda: open_store(tmp_path / "store.db", own_types=OWN_TYPES)
 
 
