@@ -36,11 +36,16 @@ def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
     return out
 
 
-def _pairs(flat: list[str]) -> tuple[tuple[str, str], ...]:
-    # Interned: label names and most values repeat across the series of a
-    # store, and sharing one string object per distinct value is most of the
-    # memory a loaded series costs.
-    return tuple(zip(map(intern, flat[0::2]), map(intern, flat[1::2]), strict=True))
+def _pairs(
+    flat: list[str], shared: dict[tuple[str, str], tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    # Equal pairs share one tuple (within a group, every series repeats the
+    # grouping labels) and strings are interned: most of a loaded series'
+    # memory is its labels.
+    return tuple(
+        shared.setdefault(pair, pair)
+        for pair in zip(map(intern, flat[0::2]), map(intern, flat[1::2]), strict=True)
+    )
 
 
 def _encode_metric(family_type: str, m: Metric) -> list[Any]:
@@ -72,8 +77,10 @@ def encode_group(group: Group) -> bytes:
     )
 
 
-def _decode_metric(family_type: str, raw: list[Any]) -> Metric:
-    labels = _pairs(raw[0])
+def _decode_metric(
+    family_type: str, raw: list[Any], shared: dict[tuple[str, str], tuple[str, str]]
+) -> Metric:
+    labels = _pairs(raw[0], shared)
     if family_type == "summary":
         return Metric(
             labels=labels,
@@ -95,13 +102,14 @@ def decode_group(data: bytes, where: str) -> Group:
     """Decode one stored group; a malformed one raises :class:`StoreOpenError`."""
     try:
         doc = json.loads(data.decode("utf-8", "surrogateescape"))
-        key: GroupingKey = tuple((str(n), str(v)) for n, v in doc["k"])
+        key: GroupingKey = tuple((intern(str(n)), intern(str(v))) for n, v in doc["k"])
+        shared: dict[tuple[str, str], tuple[str, str]] = {pair: pair for pair in key}
         families: dict[str, StoredFamily] = {}
         for name, type_, help_, last_push, metrics in doc["f"]:
             if type_ not in METRIC_TYPES:
                 raise ValueError(f"unknown metric type {type_!r}")
             family = MetricFamily(
-                str(name), type_, help_, tuple(_decode_metric(type_, m) for m in metrics)
+                str(name), type_, help_, tuple(_decode_metric(type_, m, shared) for m in metrics)
             )
             families[family.name] = StoredFamily(family, float(last_push))
         raw_ttl = doc.get("t")

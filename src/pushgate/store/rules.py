@@ -15,6 +15,7 @@ checked are the ones client_golang's gather applies (see the spec, 3.6).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Protocol
 
 from pushgate.core.errors import ConsistencyError
@@ -77,6 +78,10 @@ def _gauge(name: str, help_: str, key: GroupingKey, value: float, ts: float) -> 
     return StoredFamily(MetricFamily(name, "gauge", help_, (metric,)), ts)
 
 
+_EMPTY_INSTANCE = ("instance", "")
+_NAME = itemgetter(0)
+
+
 def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
     """Apply the grouping labels to every metric (spec 2.5).
 
@@ -84,19 +89,26 @@ def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
     when absent, and the pairs are sorted by name. Two labels of one name in a
     metric (possible in protobuf) are rejected as client_golang does.
     """
-    grouping = dict(key)
+    # The key's own pair objects go into every series: a group's series then
+    # share them instead of each holding copies (most of a series' memory).
+    fixed = {pair[0]: pair for pair in key}
+    add_instance = "instance" not in fixed
     metrics = []
     for metric in family.metrics:
-        labels = dict(metric.labels)
-        if len(labels) != len(metric.labels):
-            dup = _first_duplicate_name(metric.labels)
+        own = metric.labels
+        own_names = {pair[0] for pair in own}
+        if len(own_names) != len(own):
+            dup = _first_duplicate_name(own)
             raise ConsistencyError(
                 f"collected metric {family.name!r} {{ {render_metric_debug(family.type, metric)}}}"
                 f" has two or more labels with the same name: {dup}".replace("'", '"')
             )
-        labels.update(grouping)
-        labels.setdefault("instance", "")
-        metrics.append(Metric(tuple(sorted(labels.items())), *metric[1:]))
+        pairs = [pair for pair in own if pair[0] not in fixed]
+        pairs.extend(fixed.values())
+        if add_instance and "instance" not in own_names:
+            pairs.append(_EMPTY_INSTANCE)
+        pairs.sort(key=_NAME)
+        metrics.append(Metric(tuple(pairs), *metric[1:]))
     return MetricFamily(family.name, family.type, family.help, tuple(metrics))
 
 
