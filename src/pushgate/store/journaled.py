@@ -288,7 +288,8 @@ class JournaledStore:
                         self._state.replace_group(key, previous)
                     error = e if isinstance(e, StoreError) else StoreError(str(e))
                     log.error("commit failed, %d write(s) rejected: %s", len(batch), error)
-                    outcomes = [error for _ in batch]
+                    # Every write of the batch failed; a stop request did not.
+                    outcomes = [None if op.kind == "stop" else error for op, _ in batch]
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue

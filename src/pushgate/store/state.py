@@ -37,6 +37,9 @@ class _FamilyLines:
     #: group key -> (last push, help) of that group's family: the most recently
     #: pushed help wins (1.5.1 picks one at random per scrape).
     helps: dict[GroupingKey, tuple[float, str | None]] = field(default_factory=dict)
+    #: series (labels) -> the group that exposes it: the duplicate-series index.
+    #: Keyed by the Metric's own labels tuple, so an entry costs no new tuple.
+    owners: dict[Labels, GroupingKey] = field(default_factory=dict)
     #: group key -> the keys of that group's lines in ``lines``, in metric order.
     keys: dict[GroupingKey, list[tuple[object, GroupingKey]]] = field(default_factory=dict)
     block: bytes | None = None
@@ -79,7 +82,6 @@ class State:
         self._groups: dict[GroupingKey, Group] = {}
         self._families: dict[str, _FamilyLines] = {}
         self._names: SortedList = SortedList()
-        self._series: dict[tuple[str, Labels], GroupingKey] = {}
         self._own_types: Mapping[str, MetricType] = dict(own_types or {})
         self._sorted_keys: list[GroupingKey] | None = None
         self._listeners: list[GroupListener] = []
@@ -108,7 +110,8 @@ class State:
         return lines.type, len(lines.helps)
 
     def series_owner(self, name: str, labels: Labels) -> GroupingKey | None:
-        return self._series.get((name, labels))
+        lines = self._families.get(name)
+        return None if lines is None else lines.owners.get(labels)
 
     # -- reads -----------------------------------------------------------------
     def __len__(self) -> int:
@@ -189,7 +192,7 @@ class State:
                     line_key = (sort_key, key)
                     items.append((line_key, text))
                     line_keys.append(line_key)
-                    self._series[(name, metric.labels)] = key
+                    lines.owners[metric.labels] = key
                 lines.keys[key] = line_keys
             for listener in self._listeners:
                 listener(key, None, group)
@@ -288,7 +291,7 @@ class State:
             line_key = (sort_key, key)
             lines.lines[line_key] = text
             line_keys.append(line_key)
-            self._series[(name, metric.labels)] = key
+            lines.owners[metric.labels] = key
         lines.keys[key] = line_keys
 
     def _remove_family(self, key: GroupingKey, stored: StoredFamily) -> None:
@@ -302,8 +305,8 @@ class State:
         for line_key in lines.keys.pop(key, ()):
             lines.lines.pop(line_key, None)
         for metric in family.metrics:
-            if self._series.get((name, metric.labels)) == key:
-                del self._series[(name, metric.labels)]
+            if lines.owners.get(metric.labels) == key:
+                del lines.owners[metric.labels]
         if not lines.helps:
             del self._families[name]
             self._names.remove(name)
