@@ -8,8 +8,9 @@ spread evenly over the replicas; each PUTs its own groups in turn for
 ``--duration`` seconds after a one-second warm-up. Reported per replica
 count: acknowledged pushes/s, latency p50/p99, errors, how many pushes one
 Redis commit carried, commit attempts per commit (above 1: replicas
-conflicted and re-planned), and the CPU cores used by the gateways, Redis and
-this load generator. At the end every replica must show the same groups.
+conflicted and re-planned or rebased), and the CPU cores used by the
+gateways, Redis, this load generator and everything else on the machine.
+At the end every replica must show the same groups.
 
     python bench/replicas.py                          # 1, 2, 3 replicas, 10 s each
     python bench/replicas.py --replicas 1,2 --duration 3
@@ -48,6 +49,13 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def busy_seconds() -> float:
+    """CPU seconds all processes of the machine spent busy so far (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICKS
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -111,6 +119,7 @@ class Result:
     cores_gateways: float = 0.0
     cores_redis: float = 0.0
     cores_bench: float = 0.0
+    cores_other: float = 0.0
     agree: bool = False
 
     def row(self) -> str:
@@ -122,7 +131,8 @@ class Result:
         return (
             f"| {self.label} | {self.pushes / self.seconds:,.0f} | {p50:.1f} | {p99:.1f} |"
             f" {self.errors} | {per_commit} | {attempts} | {self.cores_gateways:.2f} |"
-            f" {self.cores_redis:.2f} | {self.cores_bench:.2f} | {'yes' if self.agree else 'NO'} |"
+            f" {self.cores_redis:.2f} | {self.cores_bench:.2f} | {self.cores_other:.2f} |"
+            f" {'yes' if self.agree else 'NO'} |"
         )
 
 
@@ -229,6 +239,7 @@ def run_one(
         cpu0 = [cpu_seconds(p.pid) for p in procs]
         redis0 = cpu_seconds(redis_pid) if redis_pid else 0.0
         bench0 = time.process_time()
+        busy0 = busy_seconds()
         wall0 = time.perf_counter()
         asyncio.run(drive(ports, args, result))
         wall = time.perf_counter() - wall0
@@ -237,6 +248,13 @@ def run_one(
         )
         result.cores_redis = (cpu_seconds(redis_pid) - redis0) / wall if redis_pid else 0.0
         result.cores_bench = (time.process_time() - bench0) / wall
+        result.cores_other = max(
+            0.0,
+            (busy_seconds() - busy0) / wall
+            - result.cores_gateways
+            - result.cores_redis
+            - result.cores_bench,
+        )
         if r is not None:
             result.commits = head_version(r) - version0
             result.script_calls = script_calls(r) - calls0
@@ -329,9 +347,10 @@ def main() -> int:
     )
     print(
         "| replicas | pushes/s | p50 ms | p99 ms | errors | pushes per commit |"
-        " attempts per commit | gateway cores | Redis cores | load-generator cores | agree |"
+        " attempts per commit | gateway cores | Redis cores | load-generator cores |"
+        " other load (cores) | agree |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for result in results:
         print(result.row())
     spread = [res.pushes / res.seconds for res in results]

@@ -191,6 +191,14 @@ class _Rebase:
 
 
 @dataclass(frozen=True)
+class _Retry:
+    """A batch not committed: locked out, or after ``conflicts`` conflicts."""
+
+    status: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
 class _Done:
     """A batch answered: its outcomes, and whether it wrote to Redis."""
 
@@ -528,8 +536,8 @@ class RedisStore(JournaledStore):
                         if result.wrote:
                             lock = None  # the commit script released it
                         return self._align(batch, result.outcomes)
-                    if result == CONFLICT:
-                        conflicts += 1
+                    if result.status == CONFLICT:
+                        conflicts += result.conflicts
                         if lock is not None:  # it expired and someone else committed
                             await self._release_lock(lock)
                             lock = None
@@ -567,7 +575,7 @@ class RedisStore(JournaledStore):
         results = iter(outcomes)
         return [None if op.kind == "stop" else next(results) for op, _ in batch]
 
-    async def _attempt(self, ops: list[_Op], lock: str | None) -> _Done | int:
+    async def _attempt(self, ops: list[_Op], lock: str | None) -> _Done | _Retry:
         """One plan, committed (perhaps rebased); the caller holds ``self._lock``."""
         if not self._synced:
             await self._sync()
@@ -578,6 +586,7 @@ class RedisStore(JournaledStore):
             self._apply(_Op("sweep"), undo, changes)  # writes never see expired groups
         outcomes = [self._apply_one(op, undo, changes) for op in ops]
         rebase = None if swept else self._rebase_basis(ops, outcomes, changes)
+        conflicts = 0
         while True:
             token = secrets.token_hex(8)
             try:
@@ -605,7 +614,9 @@ class RedisStore(JournaledStore):
                 self._follow_entries(reply.entries, token)
                 self._policy.commit()
                 return _Done(outcomes, wrote=True)
-            if reply.status == CONFLICT and rebase is not None:
+            if reply.status == CONFLICT:
+                conflicts += 1
+            if reply.status == CONFLICT and rebase is not None and conflicts < LOCK_AFTER:
                 decoded, chained = self._decode_new(reply.entries)
                 caught_up = bool(decoded) and decoded[-1][0].entry_id == reply.head.entry_id
                 if chained and caught_up and not rebase.interferes(decoded):
@@ -618,7 +629,7 @@ class RedisStore(JournaledStore):
                 chained, _ = self._follow_entries(reply.entries, None)
                 if not chained or self._head != reply.head:
                     self._synced = False
-            return reply.status
+            return _Retry(reply.status, conflicts)
 
     def _rebase_basis(
         self,

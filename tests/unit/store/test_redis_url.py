@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pushgate.cli.main import build_parser
+from pushgate.cli.serve import settings_from_args
 from pushgate.core.errors import ConfigError
+from pushgate.server.settings import Settings
 from pushgate.store.redis_url import is_redis_url, parse_redis_url, redact_url
 
 
@@ -107,3 +110,30 @@ def test_redact(url: str, redacted: str) -> None:
 def test_is_redis_url() -> None:
     assert is_redis_url("redis://a") and is_redis_url("REDISS+cluster://a")
     assert not is_redis_url("/var/lib/pushgate.db") and not is_redis_url("sqlite://x")
+
+
+def serve_settings(*argv: str) -> Settings:
+    return settings_from_args(build_parser().parse_args(["serve", *argv]))
+
+
+def test_the_store_flag() -> None:
+    settings = serve_settings("--store=redis://:pw@127.0.0.1:6379/0?prefix=a")
+    assert settings.store_url == "redis://:pw@127.0.0.1:6379/0?prefix=a"
+    assert settings.persistence_file is None  # replicas keep no file
+    assert settings.flags["store"] == "redis://:***@127.0.0.1:6379/0?prefix=a"
+    assert settings.flags["persistence.file"] == ""
+    assert "store" not in serve_settings().flags  # the official flags only, by default
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--store=/var/lib/pg.db"], "is not a Redis URL"),
+        (["--store=redis://a", "--persistence.file=/x.db"], "give only one"),
+        (["--store=redis://:pw@a?bogus=1"], "unknown option 'bogus'"),
+    ],
+)
+def test_bad_store_flags(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        serve_settings(*argv)
+    assert "pw" not in str(caught.value)
