@@ -62,6 +62,10 @@ class _Op:
     policy: StorePolicy | None = None
 
 
+#: An operation and the future its caller awaits.
+_Waiting = tuple[_Op, "asyncio.Future[object]"]
+
+
 class JournaledStore:
     """A :class:`~pushgate.store.contract.Store` over any journal."""
 
@@ -252,44 +256,14 @@ class JournaledStore:
         return None
 
     async def _run(self) -> None:
+        """The one writer: take the waiting operations as a batch, process, answer."""
         assert self._queue is not None
-        loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            undo: list[Change] = []
-            changes: dict[GroupingKey, Group | None] = {}
-            outcomes: list[object] = []
-            if self._policy.due(self._clock()):
-                self._apply(_Op("sweep"), undo, changes)  # writes never see expired groups
-            for op, _ in batch:
-                if op.kind == "stop":
-                    stopping = True
-                    outcomes.append(None)
-                    continue
-                try:
-                    outcomes.append(self._apply(op, undo, changes))
-                except Exception as e:  # a bug must not kill the writer
-                    log.exception("applying a write failed")
-                    outcomes.append(StoreError(f"internal error while applying the write: {e}"))
-            if changes:
-                try:
-                    await loop.run_in_executor(
-                        self._executor, self._journal.commit, list(changes.items())
-                    )
-                    self._healthy = True
-                    self._policy.commit()
-                except Exception as e:
-                    self._healthy = False
-                    self._policy.rollback()
-                    for key, previous in reversed(undo):
-                        self._state.replace_group(key, previous)
-                    error = e if isinstance(e, StoreError) else StoreError(str(e))
-                    log.error("commit failed, %d write(s) rejected: %s", len(batch), error)
-                    # Every write of the batch failed; a stop request did not.
-                    outcomes = [None if op.kind == "stop" else error for op, _ in batch]
+            batch: list[_Waiting] = [await self._queue.get()]
+            self._take_waiting(batch)
+            outcomes = await self._process(batch)
+            stopping = any(op.kind == "stop" for op, _ in batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
@@ -297,6 +271,60 @@ class JournaledStore:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+
+    def _take_waiting(self, batch: list[_Waiting]) -> None:
+        """Add the operations waiting in the queue to ``batch``, up to a stop."""
+        assert self._queue is not None
+        while len(batch) < MAX_BATCH and not self._queue.empty() and batch[-1][0].kind != "stop":
+            batch.append(self._queue.get_nowait())
+
+    def _apply_one(
+        self, op: _Op, undo: list[Change], changes: dict[GroupingKey, Group | None]
+    ) -> object:
+        try:
+            return self._apply(op, undo, changes)
+        except Exception as e:  # a bug must not kill the writer
+            log.exception("applying a write failed")
+            return StoreError(f"internal error while applying the write: {e}")
+
+    def _undo(self, undo: list[Change], *, forget: bool = True) -> None:
+        """Put back the groups a batch replaced (and forget its policy changes)."""
+        if forget:
+            self._policy.rollback()
+        for key, previous in reversed(undo):
+            self._state.replace_group(key, previous)
+
+    async def _process(self, batch: list[_Waiting]) -> list[object]:
+        """Apply one batch, commit it to the journal, and return an outcome per operation.
+
+        The hook a backend with another way of committing overrides (Redis).
+        """
+        undo: list[Change] = []
+        changes: dict[GroupingKey, Group | None] = {}
+        if self._policy.due(self._clock()):
+            self._apply(_Op("sweep"), undo, changes)  # writes never see expired groups
+        outcomes = [
+            None if op.kind == "stop" else self._apply_one(op, undo, changes) for op, _ in batch
+        ]
+        if not changes:
+            return outcomes
+        try:
+            if self._journal.slow_commit:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._journal.commit, list(changes.items())
+                )
+            else:
+                self._journal.commit(list(changes.items()))
+        except Exception as e:
+            self._healthy = False
+            self._undo(undo)
+            error = e if isinstance(e, StoreError) else StoreError(str(e))
+            log.error("commit failed, %d write(s) rejected: %s", len(batch), error)
+            # Every write of the batch failed; a stop request did not.
+            return [None if op.kind == "stop" else error for op, _ in batch]
+        self._healthy = True
+        self._policy.commit()
+        return outcomes
 
     # -- reads ----------------------------------------------------------------
     def groups(self) -> Sequence[Group]:

@@ -56,7 +56,7 @@ from pushgate.core.errors import PushgateError, StoreError, StoreOpenError
 from pushgate.core.model import GroupingKey, Labels, MetricType
 from pushgate.store.codec import decode_group, encode_group, encode_key
 from pushgate.store.contract import Change, Group
-from pushgate.store.journaled import MAX_BATCH, Clock, JournaledStore, _Op
+from pushgate.store.journaled import Clock, JournaledStore, _Op, _Waiting
 from pushgate.store.limits import SeriesLimits
 from pushgate.store.memory import MemoryJournal
 from pushgate.store.policy import StorePolicy
@@ -109,7 +109,6 @@ _UNLOCK = _Script(UNLOCK_SCRIPT)
 
 
 #: A queued operation and the future its caller awaits.
-_Waiting = tuple[_Op, "asyncio.Future[object]"]
 
 
 @dataclass(frozen=True)
@@ -475,43 +474,6 @@ class RedisStore(JournaledStore):
             )
 
     # -- the writer ------------------------------------------------------------
-    async def _run(self) -> None:
-        assert self._queue is not None
-        stopping = False
-        while not stopping:
-            batch: list[_Waiting] = [await self._queue.get()]
-            self._take_waiting(batch)
-            outcomes = await self._process(batch)
-            stopping = any(op.kind == "stop" for op, _ in batch)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-
-    def _take_waiting(self, batch: list[_Waiting]) -> None:
-        """Add the operations waiting in the queue to ``batch``, up to a stop."""
-        assert self._queue is not None
-        while len(batch) < MAX_BATCH and not self._queue.empty() and batch[-1][0].kind != "stop":
-            batch.append(self._queue.get_nowait())
-
-    def _apply_one(
-        self, op: _Op, undo: list[Change], changes: dict[GroupingKey, Group | None]
-    ) -> object:
-        try:
-            return self._apply(op, undo, changes)
-        except Exception as e:  # a bug must not kill the writer
-            log.exception("applying a write failed")
-            return StoreError(f"internal error while applying the write: {e}")
-
-    def _undo(self, undo: list[Change], *, forget: bool = True) -> None:
-        if forget:
-            self._policy.rollback()
-        for key, previous in reversed(undo):
-            self._state.replace_group(key, previous)
-
     async def _process(self, batch: list[_Waiting]) -> list[object]:
         """Plan, commit and answer one batch; return an outcome per operation.
 
