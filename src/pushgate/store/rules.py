@@ -255,6 +255,14 @@ def _series_errors(
         seen.add(metric.labels)
 
 
+def same_series(old: MetricFamily, new: MetricFamily) -> bool:
+    """True when ``new`` has ``old``'s type and exactly its series, in order."""
+    a, b = old.metrics, new.metrics
+    if old.type != new.type or len(a) != len(b) or not a:
+        return False
+    return all(x.labels == y.labels for x, y in zip(a, b, strict=True))
+
+
 def check_families(
     changed: list[MetricFamily],
     key: GroupingKey,
@@ -271,6 +279,12 @@ def check_families(
     for family in changed:
         if not family.metrics:
             continue  # empty families are stored but never exposed
+        previous = old.families.get(family.name) if old is not None else None
+        if previous is not None and same_series(previous.family, family):
+            # A re-push of exactly the series this group already exposes, with
+            # the same type: the store was consistent with them, so nothing
+            # about names, types, collisions or duplicates can have changed.
+            continue
         _family_alone_errors(family, errors)
         old_has = (
             old is not None

@@ -26,6 +26,7 @@ from pushgate.core.floats import format_float
 from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
+from pushgate.store.rules import same_series
 
 
 @dataclass
@@ -62,13 +63,8 @@ _SIMPLE_TYPES = frozenset(("counter", "gauge", "untyped"))
 
 
 def _same_series(old: MetricFamily, new: MetricFamily) -> bool:
-    """True when ``new`` has exactly ``old``'s series (a re-push with new values)."""
-    if old.type != new.type or old.type not in _SIMPLE_TYPES:
-        return False
-    a, b = old.metrics, new.metrics
-    if len(a) != len(b) or not a:
-        return False
-    return all(x.labels == y.labels for x, y in zip(a, b, strict=True))
+    """True when ``new`` re-pushes ``old``'s series with new values (lines update in place)."""
+    return old.type in _SIMPLE_TYPES and same_series(old, new)
 
 
 #: Told of every change: the key, the previous group and the new one (None: deleted).
