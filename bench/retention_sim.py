@@ -198,7 +198,8 @@ def render_svg(samples: list[Sample], title: str, unbounded_per_day: int) -> str
     width, height, left, right, top, bottom = 760, 360, 70, 80, 40, 50
     plot_w, plot_h = width - left - right, height - top - bottom
     days = max(s.day for s in samples)
-    max_groups = max(s.groups for s in samples) * 1.25
+    # Different headroom on the two axes, so that plateaus do not overlap.
+    max_groups = max(s.groups for s in samples) * 1.6
     max_mib = max(max(s.file_bytes, s.rss_bytes) for s in samples) / 2**20 * 1.25
 
     def x(day: float) -> float:
@@ -253,12 +254,19 @@ def render_svg(samples: list[Sample], title: str, unbounded_per_day: int) -> str
         ("#d62728", "SQLite file (right axis)"),
         ("#2ca02c", "process RSS (right axis)"),
     )
+    # In the empty band between the file line (low) and the groups line (high).
+    lx, ly0 = left + plot_w * 0.45, top + plot_h * 0.45
+    out.append(
+        f'<rect x="{lx - 6:.1f}" y="{ly0 - 14:.1f}" width="220" height="{16 * len(legend) + 8}"'
+        ' fill="white" fill-opacity="0.85"/>'
+    )
     for i, (colour, label) in enumerate(legend):
-        ly = top + 14 + i * 16
+        ly = ly0 + i * 16
         out.append(
-            f'<line x1="{left + 14}" y1="{ly - 4}" x2="{left + 34}" y2="{ly - 4}" stroke="{colour}" stroke-width="3"/>'
+            f'<line x1="{lx:.1f}" y1="{ly - 4:.1f}" x2="{lx + 20:.1f}" y2="{ly - 4:.1f}"'
+            f' stroke="{colour}" stroke-width="3"/>'
         )
-        out.append(f'<text x="{left + 40}" y="{ly}">{label}</text>')
+        out.append(f'<text x="{lx + 26:.1f}" y="{ly:.1f}">{label}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

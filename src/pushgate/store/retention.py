@@ -99,22 +99,30 @@ class RetentionIndex:
         self.policy = policy
         self._expiry: SortedList = SortedList()  # (expires_at, key)
         self._buckets: dict[_BucketId, SortedList] = {}  # bucket -> (anchor time, key)
+        #: key -> its buckets: the selectors run once per stored group, not per push.
+        self._ids: dict[GroupingKey, tuple[_BucketId, ...]] = {}
 
     def reset(self, policy: RetentionPolicy, groups: Iterator[Group]) -> None:
         """Start over under ``policy`` with ``groups`` (already stamped with it)."""
         self.policy = policy
         self._expiry = SortedList()
         self._buckets = {}
+        self._ids = {}
         for group in groups:
             self.group_replaced(group.key, None, group)
 
-    def _bucket_ids(self, key: GroupingKey) -> Iterator[_BucketId]:
+    def _bucket_ids(self, key: GroupingKey) -> tuple[_BucketId, ...]:
         if not self.policy.keep:
-            return
-        labels = dict(key)
-        for i, rule in enumerate(self.policy.keep):
-            if rule.selector.matches(labels):
-                yield i, tuple(labels.get(name, "") for name in rule.by)
+            return ()
+        ids = self._ids.get(key)
+        if ids is None:
+            labels = dict(key)
+            ids = tuple(
+                (i, tuple(labels.get(name, "") for name in rule.by))
+                for i, rule in enumerate(self.policy.keep)
+                if rule.selector.matches(labels)
+            )
+        return ids
 
     def group_replaced(self, key: GroupingKey, old: Group | None, new: Group | None) -> None:
         if old is not None:
@@ -131,8 +139,13 @@ class RetentionIndex:
             if new.expires_at is not None:
                 self._expiry.add((new.expires_at, key))
             anchor = anchor_time(new)
-            for bucket_id in self._bucket_ids(key):
+            ids = self._bucket_ids(key)
+            if ids:
+                self._ids[key] = ids
+            for bucket_id in ids:
                 self._buckets.setdefault(bucket_id, SortedList()).add((anchor, key))
+        elif old is not None:
+            self._ids.pop(key, None)
 
     # -- expiry ------------------------------------------------------------------
     def next_expiry(self) -> float | None:

@@ -536,3 +536,21 @@ def test_the_uncached_render_matches_the_cached_one() -> None:
         await store.close()
 
     run(body())
+
+
+def test_a_read_that_finds_an_expired_group_wakes_the_sweeper() -> None:
+    clock = FakeClock()
+
+    async def body() -> None:
+        store = await started(open_store(None, own_types=OWN_TYPES, clock=clock))
+        await store.write(put(KEY, gauge("m"), ttl=60.0))
+        clock.now += 61
+        assert store.render_text([]) == b""  # hidden, and the sweeper is woken
+        for _ in range(1000):  # yields to the event loop; no time passes
+            if store.usage().expired_total:  # counted once committed
+                break
+            await asyncio.sleep(0)
+        assert len(store) == 0 and store.usage().expired_total == 1
+        await store.close()
+
+    run(body())
