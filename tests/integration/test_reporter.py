@@ -246,6 +246,38 @@ def test_refused_push_is_reported_and_spooled_aside(
     assert len(list((spool / "rejected").glob("*.json"))) == 2
 
 
+def _pytest_with_plugin(
+    cwd: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """A pytest session in ``cwd`` with exactly our plugin loaded (installed or not)."""
+    full_env = {
+        **os.environ,
+        **GITHUB,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        **env,
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "pushgate.reporter.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *args,
+        ],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_pytest_plugin_pushes_the_session(gateway: GatewayProcess, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0.4.5"\n')
     (tmp_path / "test_demo.py").write_text(
@@ -261,34 +293,12 @@ def test_pytest_plugin_pushes_the_session(gateway: GatewayProcess, tmp_path: Pat
         "@pytest.mark.xfail\n"
         "def test_xfail(): assert False\n"
     )
-    env = {
-        **os.environ,
-        **GITHUB,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
-        "PUSHGATE_PYTEST_URL": gateway.url,
-        # Load exactly this plugin, whether or not the package is installed.
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "pushgate.reporter.pytest_plugin",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--pushgate-label",
-            "suite=unit",
-            "test_demo.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = _pytest_with_plugin(
+        tmp_path,
+        {"PUSHGATE_PYTEST_URL": gateway.url},
+        "--pushgate-label",
+        "suite=unit",
+        "test_demo.py",
     )
     assert done.returncode == 1, done.stdout + done.stderr  # the demo has a failing test
     assert "pushgate: pushed test results to " + gateway.url in done.stdout, done.stdout
@@ -323,36 +333,16 @@ def test_pytest_plugin_pushes_the_session(gateway: GatewayProcess, tmp_path: Pat
 
 def test_pytest_plugin_never_fails_the_session_when_the_gateway_is_down(tmp_path: Path) -> None:
     (tmp_path / "test_ok.py").write_text("def test_ok(): pass\n")
-    env = {
-        **os.environ,
-        **GITHUB,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "pushgate.reporter.pytest_plugin",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--pushgate-url",
-            f"http://127.0.0.1:{free_port()}",
-            "--pushgate-version",
-            "1",
-            "--pushgate-timeout",
-            "1",
-            "test_ok.py",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = _pytest_with_plugin(
+        tmp_path,
+        {},
+        "--pushgate-url",
+        f"http://127.0.0.1:{free_port()}",
+        "--pushgate-version",
+        "1",
+        "--pushgate-timeout",
+        "1",
+        "test_ok.py",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pushgate: warning: results not pushed: push to http://127.0.0.1:" in done.stdout
