@@ -88,6 +88,7 @@ class JournaledStore:
         # and deleted by the first sweep.
         self._state.load(self._policy.stamp(group) for group in journal.load())
         self._sweeper: asyncio.Task[None] | None = None
+        self._warmer: asyncio.Task[None] | None = None
         self._sweep_wake: asyncio.Event | None = None
         self._queue: asyncio.Queue[tuple[_Op, asyncio.Future[object]]] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -105,11 +106,22 @@ class JournaledStore:
             self._sweep_wake = asyncio.Event()
             self._sweeper = asyncio.create_task(self._sweep_timer(), name="pushgate-sweeper")
             self._sweep_wake.set()  # rules may have changed while the gateway was down
+            self._warmer = asyncio.create_task(self._warm_up(), name="pushgate-warm-up")
+
+    async def _warm_up(self) -> None:
+        """Render the families loaded at start, one per turn of the event loop,
+        so the first scrape finds them ready and requests are served meanwhile."""
+        while self._state.warm_up():
+            await asyncio.sleep(0)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._warmer is not None:
+            self._warmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warmer
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

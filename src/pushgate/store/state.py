@@ -45,6 +45,9 @@ class _FamilyLines:
     keys: dict[GroupingKey, list[tuple[object, GroupingKey]]] = field(default_factory=dict)
     block: bytes | None = None
     block_gz: bytes | None = None
+    #: Groups loaded at start-up whose lines are not rendered yet (see
+    #: State.load); rendered on first use or by the warm-up after start.
+    pending: list[tuple[GroupingKey, StoredFamily]] | None = None
 
     def help(self) -> str | None:
         best: tuple[float, str | None] | None = None
@@ -81,6 +84,7 @@ class State:
         self._own_types: Mapping[str, MetricType] = dict(own_types or {})
         self._sorted_keys: list[GroupingKey] | None = None
         self._listeners: list[GroupListener] = []
+        self._unrendered: list[str] = []
         self.version = 0
 
     def add_listener(self, listener: GroupListener) -> None:
@@ -107,7 +111,11 @@ class State:
 
     def series_owner(self, name: str, labels: Labels) -> GroupingKey | None:
         lines = self._families.get(name)
-        return None if lines is None else lines.owners.get(labels)
+        if lines is None:
+            return None
+        if lines.pending is not None:
+            self._materialize(lines)
+        return lines.owners.get(labels)
 
     # -- reads -----------------------------------------------------------------
     def __len__(self) -> int:
@@ -126,7 +134,7 @@ class State:
         self, name: str, help_override: str | None = None, extra: Sequence[Metric] = ()
     ) -> bytes:
         """The rendered block (HELP, TYPE, series) of one merged family."""
-        lines = self._families[name]
+        lines = self._ready(name)
         if extra or help_override is not None:
             help_ = help_override if help_override is not None else lines.help()
             body = [render_metric(name, lines.type, m) for m in extra]
@@ -161,13 +169,14 @@ class State:
     def load(self, groups: Iterable[Group]) -> None:
         """Fill an empty state with ``groups`` at start-up, in bulk.
 
-        The same result as :meth:`replace_group` for each group, but every
-        family's lines are sorted once at the end instead of being inserted
-        one by one (start-up time is dominated by this).
+        The same result as :meth:`replace_group` for each group, but a
+        family's lines are neither rendered nor sorted here: that happens the
+        first time the family is needed (a scrape, a push to it) or in
+        :meth:`warm_up`, so the gateway answers as soon as the groups are
+        decoded (start-up time was dominated by rendering).
         """
         if self._groups:
             raise RuntimeError("State.load() needs an empty state")
-        pending: dict[str, list[tuple[tuple[object, GroupingKey], bytes]]] = {}
         for group in groups:
             key = group.key
             self._groups[key] = group
@@ -177,26 +186,48 @@ class State:
                     continue
                 lines = self._families.get(name)
                 if lines is None:
-                    lines = self._families[name] = _FamilyLines(family.type)
-                    pending[name] = []
+                    lines = self._families[name] = _FamilyLines(family.type, pending=[])
+                    self._unrendered.append(name)
                 lines.helps[key] = (stored.last_push, family.help)
-                items = pending[name]
-                line_keys: list[tuple[object, GroupingKey]] = []
-                for metric, (sort_key, text) in zip(
-                    family.metrics, self._render(family), strict=True
-                ):
-                    line_key = (sort_key, key)
-                    items.append((line_key, text))
-                    line_keys.append(line_key)
-                    lines.owners[metric.labels] = key
-                lines.keys[key] = line_keys
+                assert lines.pending is not None
+                lines.pending.append((key, stored))
             for listener in self._listeners:
                 listener(key, None, group)
-        for name, items in pending.items():
-            self._families[name].lines = SortedDict(items)
         self._names = SortedList(self._families)
         self._sorted_keys = None
         self.version += 1
+
+    def warm_up(self) -> bool:
+        """Render one family left unrendered by :meth:`load`; False when none is left."""
+        while self._unrendered:
+            lines = self._families.get(self._unrendered.pop())
+            if lines is not None and lines.pending is not None:
+                self._materialize(lines)
+                return bool(self._unrendered)
+        return False
+
+    def _ready(self, name: str) -> _FamilyLines:
+        lines = self._families[name]
+        if lines.pending is not None:
+            self._materialize(lines)
+        return lines
+
+    def _materialize(self, lines: _FamilyLines) -> None:
+        """Render and index the lines of the groups :meth:`load` left pending."""
+        assert lines.pending is not None
+        items: list[tuple[tuple[object, GroupingKey], bytes]] = []
+        for key, stored in lines.pending:
+            family = stored.family
+            line_keys: list[tuple[object, GroupingKey]] = []
+            for metric, (sort_key, text) in zip(family.metrics, self._render(family), strict=True):
+                line_key = (sort_key, key)
+                items.append((line_key, text))
+                line_keys.append(line_key)
+                lines.owners[metric.labels] = key
+            lines.keys[key] = line_keys
+        lines.lines = SortedDict(items)
+        lines.pending = None
+        lines.block = lines.block_gz = None
 
     # -- the one mutation --------------------------------------------------------
     def replace_group(self, key: GroupingKey, new: Group | None) -> Group | None:
@@ -243,7 +274,7 @@ class State:
         The label part of a line depends only on the labels, which are
         unchanged, so it is cut from the stored line instead of rendered again.
         """
-        lines = self._families[family.name]
+        lines = self._ready(family.name)
         out = []
         for line_key, metric in zip(lines.keys[key], family.metrics, strict=True):
             old = lines.lines[line_key]
@@ -251,7 +282,7 @@ class State:
         return out
 
     def _update_family(self, key: GroupingKey, stored: StoredFamily, texts: list[bytes]) -> None:
-        lines = self._families[stored.family.name]
+        lines = self._ready(stored.family.name)
         for line_key, text in zip(lines.keys[key], texts, strict=True):
             lines.lines[line_key] = text  # an existing key: no re-sort
         lines.helps[key] = (stored.last_push, stored.family.help)
@@ -278,6 +309,8 @@ class State:
             lines = _FamilyLines(family.type)
             self._families[name] = lines
             self._names.add(name)
+        elif lines.pending is not None:
+            self._materialize(lines)
         elif lines.type != family.type and not lines.helps:
             lines.type = family.type
         lines.helps[key] = (stored.last_push, family.help)
@@ -295,7 +328,7 @@ class State:
         if not family.metrics:
             return
         name = family.name
-        lines = self._families[name]
+        lines = self._ready(name)
         lines.helps.pop(key, None)
         lines.block = lines.block_gz = None
         for line_key in lines.keys.pop(key, ()):
