@@ -48,6 +48,8 @@ class _FamilyLines:
     #: Groups loaded at start-up whose lines are not rendered yet (see
     #: State.load); rendered on first use or by the warm-up after start.
     pending: list[tuple[GroupingKey, StoredFamily]] | None = None
+    #: Lines rendered from ``pending`` so far, sorted into ``lines`` at the end.
+    staged: list[tuple[tuple[object, GroupingKey], bytes]] = field(default_factory=list)
 
     def help(self) -> str | None:
         best: tuple[float, str | None] | None = None
@@ -197,12 +199,24 @@ class State:
         self._sorted_keys = None
         self.version += 1
 
-    def warm_up(self) -> bool:
-        """Render one family left unrendered by :meth:`load`; False when none is left."""
+    def warm_up(self, budget: int = 2000) -> bool:
+        """Render about ``budget`` lines left unrendered by :meth:`load`.
+
+        Returns False when nothing is left. Small steps, so that a caller on
+        the event loop can serve requests between them.
+        """
         while self._unrendered:
-            lines = self._families.get(self._unrendered.pop())
-            if lines is not None and lines.pending is not None:
-                self._materialize(lines)
+            lines = self._families.get(self._unrendered[-1])
+            if lines is None or lines.pending is None:
+                self._unrendered.pop()
+                continue
+            while lines.pending and budget > 0:
+                key, stored = lines.pending.pop()
+                budget -= self._stage(lines, key, stored)
+            if not lines.pending:
+                self._finish(lines)
+                self._unrendered.pop()
+            if budget <= 0:
                 return bool(self._unrendered)
         return False
 
@@ -213,19 +227,28 @@ class State:
         return lines
 
     def _materialize(self, lines: _FamilyLines) -> None:
-        """Render and index the lines of the groups :meth:`load` left pending."""
+        """Render and index at once what :meth:`load` left pending."""
         assert lines.pending is not None
-        items: list[tuple[tuple[object, GroupingKey], bytes]] = []
-        for key, stored in lines.pending:
-            family = stored.family
-            line_keys: list[tuple[object, GroupingKey]] = []
-            for metric, (sort_key, text) in zip(family.metrics, self._render(family), strict=True):
-                line_key = (sort_key, key)
-                items.append((line_key, text))
-                line_keys.append(line_key)
-                lines.owners[metric.labels] = key
-            lines.keys[key] = line_keys
-        lines.lines = SortedDict(items)
+        while lines.pending:
+            key, stored = lines.pending.pop()
+            self._stage(lines, key, stored)
+        self._finish(lines)
+
+    def _stage(self, lines: _FamilyLines, key: GroupingKey, stored: StoredFamily) -> int:
+        family = stored.family
+        line_keys: list[tuple[object, GroupingKey]] = []
+        for metric, (sort_key, text) in zip(family.metrics, self._render(family), strict=True):
+            line_key = (sort_key, key)
+            lines.staged.append((line_key, text))
+            line_keys.append(line_key)
+            lines.owners[metric.labels] = key
+        lines.keys[key] = line_keys
+        return len(line_keys)
+
+    @staticmethod
+    def _finish(lines: _FamilyLines) -> None:
+        lines.lines = SortedDict(lines.staged)
+        lines.staged = []
         lines.pending = None
         lines.block = lines.block_gz = None
 
