@@ -57,6 +57,11 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=29391)
+    parser.add_argument(
+        "--scrape",
+        action="store_true",
+        help="after start-up, time two GET /metrics (first, then cached)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pushgate.db"
@@ -103,6 +108,17 @@ def main() -> int:
                         time.sleep(0.02)
                 times.append(time.perf_counter() - started)
                 rss.append(rss_mib(proc.pid))
+                if args.scrape:
+                    for which in ("first", "second"):
+                        t0 = time.perf_counter()
+                        with urllib.request.urlopen(
+                            f"http://127.0.0.1:{args.port}/metrics", timeout=300
+                        ) as r:
+                            size = len(r.read())
+                        print(
+                            f"{which} scrape: {time.perf_counter() - t0:.2f} s,"
+                            f" {size / 2**20:.1f} MiB; RSS {rss_mib(proc.pid):.0f} MiB"
+                        )
             finally:
                 proc.terminate()
                 proc.wait(30)
