@@ -196,3 +196,19 @@ def test_reads_are_open_and_the_log_has_audit_lines_but_no_secret(
     assert "status=403" in log and "status=401" in log
     for secret in (BEAST, OPS, PASSWORD, jwt_foo, jwt_foo.split(".")[2]):
         assert secret not in log
+
+
+def test_the_ui_offers_only_what_the_credential_allows(gateway: GatewayProcess) -> None:
+    # A basic-auth user of the official file may do everything: both groups
+    # get a delete button, and the wipe button is there (admin API on).
+    alice = {"Authorization": basic("alice", PASSWORD)}
+    page = requests.get(gateway.url + "/", headers=alice, timeout=5).text
+    assert page.count("data-delete-url") == 2
+    assert "data-wipe-url" in page
+    # Anonymous readers see the groups and no destructive button at all.
+    page = requests.get(gateway.url + "/", timeout=5).text
+    assert "other-project" in page and "beast-mailbox-core" in page
+    assert "data-delete-url" not in page and "data-wipe-url" not in page
+    # A token that may not read gets no page (its scope is tested above).
+    r = requests.get(gateway.url + "/", headers=bearer(BEAST), timeout=5)
+    assert r.status_code == 403

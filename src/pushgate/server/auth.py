@@ -43,6 +43,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,6 +105,11 @@ class Principal:
 
 #: Everyone, when no credential is configured: the official gateway's openness.
 EVERYONE = Principal("-", "none", (FULL_ACCESS,))
+
+
+#: The principal of the request being served, set by :meth:`AccessControl.guard`
+#: around the handler (unset without a web config: everything is allowed then).
+PRINCIPAL: ContextVar[Principal | None] = ContextVar("pushgate_principal", default=None)
 
 
 def requirement(resolution: Resolution, method: str) -> Requirement:
@@ -266,6 +272,8 @@ class AccessControl:
     async def guard(
         self, request: web.Request, resolution: Resolution, serve: Serve
     ) -> web.StreamResponse:
+        # ``PRINCIPAL`` is set while the handler runs, so that pages (the web UI)
+        # offer only what this credential may do.
         """Answer ``request``: refused here, or by ``serve`` (see the module docstring)."""
         if self._source is None:
             return await serve(request, resolution)
@@ -283,12 +291,15 @@ class AccessControl:
             if refusal is not None:
                 response = refusal
             else:
+                token = PRINCIPAL.set(principal)
                 try:
                     response = await serve(request, resolution)
                 except web.HTTPException as e:
                     if audit:
                         _audit(request, principal, resolution, need, key, e.status)
                     raise
+                finally:
+                    PRINCIPAL.reset(token)
         except JwksUnavailableError as e:
             log.error("OIDC: %s", e)
             response = text_error(503, "Service Unavailable")

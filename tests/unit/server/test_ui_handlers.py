@@ -11,7 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from pushgate.core.model import Metric, MetricFamily
+from pushgate.core.selector import parse_selector
+from pushgate.server.auth import PRINCIPAL, Principal
 from pushgate.server.gateway import Gateway
+from pushgate.server.grants import Grant
 from pushgate.server.settings import Settings
 from pushgate.server.ui import (
     handle_ci,
@@ -21,7 +24,7 @@ from pushgate.server.ui import (
     handle_static,
 )
 from pushgate.server.ui.assets import load_asset
-from pushgate.server.ui.handlers import PRINCIPAL, ui_context
+from pushgate.server.ui.handlers import ui_context
 from pushgate.store import open_store
 from pushgate.store.contract import WriteRequest
 
@@ -178,15 +181,14 @@ def test_vendored_chart_library_ships_its_license() -> None:
     )
 
 
-class _Principal:
-    """Like auth.Principal: may delete groups of job "a" only, never wipe."""
-
-    def allows(self, action: str, key: Any = None) -> bool:
-        return action == "delete" and (key is None or dict(key).get("job") == "a")
+#: May delete groups of job "a" only, never wipe.
+JOB_A_DELETER = Principal(
+    "a-ci", "token", (Grant(frozenset({"delete"}), parse_selector('{job="a"}')),)
+)
 
 
 def test_buttons_follow_the_principal_when_auth_provides_one() -> None:
-    async def body_for(principal: object | None) -> str:
+    async def body_for(principal: Principal | None) -> str:
         gw = await _gateway(Settings(enable_admin_api=True))
         try:
             token = PRINCIPAL.set(principal)
@@ -200,7 +202,7 @@ def test_buttons_follow_the_principal_when_auth_provides_one() -> None:
     open_page = run(body_for(None))
     assert open_page.count("data-delete-url") == 2
     assert "data-wipe-url" in open_page
-    limited = run(body_for(_Principal()))
+    limited = run(body_for(JOB_A_DELETER))
     assert limited.count("data-delete-url") == 1
     assert 'data-delete-url="./metrics/job/a"' in limited
     assert "data-wipe-url" not in limited

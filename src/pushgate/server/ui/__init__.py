@@ -13,7 +13,6 @@ Modules: :mod:`.handlers` (HTTP), one module per page (:mod:`.listing`,
 from __future__ import annotations
 
 from pushgate.server.ui.handlers import (
-    PRINCIPAL,
     handle_ci,
     handle_group,
     handle_group_base64,
@@ -22,7 +21,6 @@ from pushgate.server.ui.handlers import (
 )
 
 __all__ = [
-    "PRINCIPAL",
     "handle_ci",
     "handle_group",
     "handle_group_base64",

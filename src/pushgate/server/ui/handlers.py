@@ -8,7 +8,6 @@ buttons and the charts.
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
 
 from aiohttp import web
 
@@ -16,6 +15,7 @@ from pushgate import __version__
 from pushgate.core.errors import GroupingKeyError
 from pushgate.core.grouping import parse_grouping_key
 from pushgate.core.model import GroupingKey
+from pushgate.server.auth import PRINCIPAL
 from pushgate.server.errors import text_error
 from pushgate.server.gateway import Gateway
 from pushgate.server.ui.assets import load_asset
@@ -40,23 +40,14 @@ _PAGE_HEADERS = {
 }
 
 
-#: The request's authenticated principal, if server/auth.py provides it
-#: (anything with ``allows(action, key)``, such as ``auth.Principal``):
-#: ``token = PRINCIPAL.set(principal)`` before serving, ``PRINCIPAL.reset(token)``
-#: after. A context variable rather than request storage: it needs no
-#: particular aiohttp version. Unset, every button is offered and the
-#: server's 401/403 is shown when one is used.
-PRINCIPAL: ContextVar[object | None] = ContextVar("pushgate_ui_principal", default=None)
-
-
 def permission() -> Permission:
     """What the current request's credential may do, as far as the UI can tell."""
-    allows = getattr(PRINCIPAL.get(), "allows", None)
-    if not callable(allows):
-        return allow_all
+    principal = PRINCIPAL.get()
+    if principal is None:
+        return allow_all  # no access control configured
 
     def may(action: UiAction, key: GroupingKey | None) -> bool:
-        return bool(allows(action, key))
+        return principal.allows(action, key)
 
     return may
 
