@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
+from pushgate.core.model import MetricFamily
 from pushgate.core.protobuf import (
+    RESPONSE_CONTENT_TYPES,
+    ExpositionFormat,
     negotiate_exposition,
     render_compact_text,
     render_delimited,
@@ -14,8 +18,11 @@ from pushgate.core.protobuf import (
 )
 from pushgate.server.gateway import Gateway
 
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_PROTO = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding="
+_PROTOBUF_RENDERERS: dict[ExpositionFormat, Callable[[Iterable[MetricFamily]], bytes]] = {
+    "protobuf-delimited": render_delimited,
+    "protobuf-text": render_text_debug,
+    "protobuf-compact-text": render_compact_text,
+}
 
 
 def _accepts_gzip(header: str | None) -> bool:
@@ -41,22 +48,13 @@ async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, st
     fmt = negotiate_exposition(request.headers.get("Accept"))
     compress = _accepts_gzip(request.headers.get("Accept-Encoding"))
     if fmt == "text":
+        # Already gzip-encoded when asked: the store caches compressed families.
         body = gw.store.render_text(own, compress=compress)
-        content_type = TEXT_CONTENT_TYPE
-        headers = {"Content-Type": content_type}
-        if compress:
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, headers=headers)
     else:
-        families = gw.store.merged_families(own)
-        if fmt == "protobuf-delimited":
-            body, content_type = render_delimited(families), _PROTO + "delimited"
-        elif fmt == "protobuf-text":
-            body, content_type = render_text_debug(families), _PROTO + "text"
-        else:
-            body, content_type = render_compact_text(families), _PROTO + "compact-text"
-    headers = {"Content-Type": content_type}
+        body = _PROTOBUF_RENDERERS[fmt](gw.store.merged_families(own))
+        if compress:
+            body = gzip.compress(body, compresslevel=1)
+    headers = {"Content-Type": RESPONSE_CONTENT_TYPES[fmt]}
     if compress:
-        body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return web.Response(body=body, headers=headers)
