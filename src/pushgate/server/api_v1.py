@@ -88,8 +88,8 @@ def group_json(group: Group) -> dict[str, Any]:
     return out
 
 
-def _json_response(data: Any) -> web.Response:
-    body = go_json({"status": "success", "data": data})
+def _json_response(body: bytes) -> web.Response:
+    """A success envelope already encoded as ``body``, with the API's headers."""
     return web.Response(body=body, headers={**CORS_HEADERS, "Content-Type": "application/json"})
 
 
@@ -108,9 +108,7 @@ def _groups_body(gw: Gateway) -> bytes:
 
 
 async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
-    response = web.Response(
-        body=_groups_body(gw), headers={**CORS_HEADERS, "Content-Type": "application/json"}
-    )
+    response = _json_response(_groups_body(gw))
     gw.metrics.count_request(200, "api/v1/metrics", "get")
     return response
 
@@ -129,7 +127,7 @@ async def handle_status(gw: Gateway, request: web.Request, params: dict[str, str
         "start_time": rfc3339_nano(gw.start_time),
     }
     gw.metrics.count_request(200, "api/v1/status", "get")
-    return _json_response(data)
+    return _json_response(go_json({"status": "success", "data": data}))
 
 
 async def handle_options(gw: Gateway, request: web.Request, params: dict[str, str]) -> web.Response:
