@@ -110,3 +110,22 @@ def parse_float(s: str) -> float:
     if special is None or (special != special and body is not s):
         raise ValueError(f"invalid float literal: {s!r}")
     return -special if s[0] == "-" else special
+
+
+def go_uint64(v: float) -> int:
+    """Go's ``uint64(v)`` for a float64 on amd64, which is how the Go parser
+    stores counts.
+
+    Integral values in range convert exactly and fractions are truncated. The
+    rest is what the amd64 instruction sequence yields, observed on the 1.5.1
+    binary: negative values wrap (``-1`` -> 2**64-1), and NaN, infinities and
+    values outside int64/uint64 range become 2**63.
+    """
+    if v < 9223372036854775808.0:  # 2**63; NaN takes the other branch, as in Go
+        if v >= -9223372036854775808.0:
+            return int(v) & 0xFFFFFFFFFFFFFFFF
+        return 2**63
+    shifted = v - 9223372036854775808.0
+    if shifted < 9223372036854775808.0:
+        return int(shifted) | 2**63
+    return 2**63

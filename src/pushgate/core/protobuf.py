@@ -32,6 +32,7 @@ original bytes back.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from collections.abc import Callable, Iterable
@@ -431,6 +432,7 @@ def _parse_media_type(v: str) -> tuple[str, dict[str, str]] | None:
     return mediatype, params
 
 
+@functools.lru_cache(maxsize=256)
 def is_protobuf_delimited(content_type: str | None) -> bool:
     """Whether a push body with this ``Content-Type`` is protobuf (spec 4.2).
 
@@ -439,6 +441,7 @@ def is_protobuf_delimited(content_type: str | None) -> bool:
     include ``proto=io.prometheus.client.MetricFamily`` and
     ``encoding=delimited`` (values case-sensitive, any order, quoted or not).
     Everything else, a missing or unparseable header included, means text.
+    Remembered per header value: pushers send the same one every time.
     """
     if not content_type:
         return False

@@ -31,9 +31,10 @@ from operator import itemgetter
 from typing import Final, Literal, NoReturn
 
 from pushgate.core.errors import ParseError
-from pushgate.core.floats import format_float, parse_float
+from pushgate.core.floats import format_float, go_uint64, parse_float
 from pushgate.core.goquote import escape_rune, go_quote
 from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
+from pushgate.core.textshape import ShapeCache
 
 __all__ = [
     "metric_sort_key",
@@ -116,7 +117,6 @@ _PLAIN, _COUNT, _SUM = 0, 1, 2
 _INF: Final = math.inf
 _NAN: Final = math.nan
 _TWO_63: Final = 2**63
-_UINT64_MASK: Final = 2**64 - 1
 
 
 # Signatures of the helpers _parse_line passes to _parse_comment.
@@ -184,7 +184,15 @@ def parse_text(body: bytes) -> list[MetricFamily]:
 
     Raises :class:`ParseError` with the message of the Go parser.
     """
+    return _SHAPES.parse(body, _parse_in_full)
+
+
+def _parse_in_full(body: bytes) -> list[MetricFamily]:
     return _Parser().parse(body)
+
+
+#: Bodies that repeat an earlier body's shape skip the line-by-line parse.
+_SHAPES: Final = ShapeCache()
 
 
 def _split_pairs(label_text: str) -> list[tuple[str, str]]:
@@ -199,25 +207,6 @@ def _split_pairs(label_text: str) -> list[tuple[str, str]]:
         return _FAST_PAIRS.findall(label_text)
     parts = iter(text.replace('="', '",').split('",'))
     return list(zip(parts, parts, strict=True))
-
-
-def _go_uint64(v: float) -> int:
-    """Go's ``uint64(v)`` for a float64 on amd64, which is how the Go parser
-    stores counts.
-
-    Integral values in range convert exactly and fractions are truncated. The
-    rest is what the amd64 instruction sequence yields, observed on the 1.5.1
-    binary: negative values wrap (``-1`` -> 2**64-1), and NaN, infinities and
-    values outside int64/uint64 range become 2**63.
-    """
-    if v < 9223372036854775808.0:  # 2**63; NaN takes the other branch, as in Go
-        if v >= -9223372036854775808.0:
-            return int(v) & _UINT64_MASK
-        return _TWO_63
-    shifted = v - 9223372036854775808.0
-    if shifted < 9223372036854775808.0:
-        return int(shifted) | _TWO_63
-    return _TWO_63
 
 
 class _Parser:
@@ -412,7 +401,7 @@ class _Parser:
             agg = family.groups[key] = _Aggregate(tuple(labels))
             family.aggregates.append(agg)
         if role == _COUNT:
-            agg.count = _go_uint64(value)
+            agg.count = go_uint64(value)
         elif role == _SUM:
             agg.sum = value
         elif bound == bound:
@@ -421,7 +410,7 @@ class _Parser:
             if family.type == "summary":
                 agg.quantiles.append((bound, value))
             else:
-                agg.buckets.append((bound, _go_uint64(value)))
+                agg.buckets.append((bound, go_uint64(value)))
         if timestamp_ms is not None:
             agg.timestamp_ms = timestamp_ms
 

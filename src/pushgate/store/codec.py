@@ -15,6 +15,7 @@ pushgates ignore it. The expiry time itself is derived, not stored.
 from __future__ import annotations
 
 import json
+import math
 from sys import intern
 from typing import Any
 
@@ -48,33 +49,75 @@ def _pairs(
     )
 
 
-def _encode_metric(family_type: str, m: Metric) -> list[Any]:
-    if family_type == "summary":
-        return [_flat(m.labels), m.sample_count, m.sample_sum, [list(q) for q in m.quantiles]]
-    if family_type == "histogram":
-        return [_flat(m.labels), m.sample_count, m.sample_sum, [list(b) for b in m.buckets]]
-    return [_flat(m.labels), m.value]
-
-
 def encode_group(group: Group) -> bytes:
-    families = [
-        [
-            s.family.name,
-            s.family.type,
-            s.family.help,
-            s.last_push,
-            [_encode_metric(s.family.type, m) for m in s.family.metrics],
-        ]
-        for s in group.families.values()
-    ]
-    doc: dict[str, Any] = {"k": [list(p) for p in group.key], "f": families}
+    """The group as one JSON document (see the module doc).
+
+    Built by hand rather than with ``json.dumps`` on nested lists: a group is
+    encoded on every push, and its label sets repeat from push to push, so
+    each label set's JSON is remembered (a bounded cache) and numbers are
+    written the way ``json`` writes them. The result is byte for byte what
+    ``json.dumps(doc, ensure_ascii=False, separators=(",", ":"))`` gives (a
+    test holds the two together).
+    """
+    out = ['{"k":', _dumps([list(p) for p in group.key]), ',"f":[']
+    first = True
+    for s in group.families.values():
+        family = s.family
+        out.append("[" if first else ",[")
+        first = False
+        out.append(_dumps(family.name))
+        out.append(_TYPE_JSON[family.type])
+        out.append(_dumps(family.help))
+        out.append(",")
+        out.append(_number(s.last_push))
+        out.append(",[")
+        out.append(",".join(_metric_json(family.type, m) for m in family.metrics))
+        out.append("]]")
+    out.append("]")
     if group.ttl is not None:
-        doc["t"] = group.ttl
+        out.append(',"t":')
+        out.append(_number(group.ttl))
+    out.append("}")
     # surrogateescape: a HELP text with invalid UTF-8 bytes (accepted and
     # echoed raw, as 1.5.1 does) is stored as those same bytes.
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "surrogateescape"
-    )
+    return "".join(out).encode("utf-8", "surrogateescape")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_TYPE_JSON = {t: f",{_dumps(t)}," for t in METRIC_TYPES}
+_LABELS_JSON: dict[tuple[tuple[str, str], ...], str] = {}
+_LABELS_JSON_MAX = 8192
+
+
+def _number(v: float | int) -> str:
+    """A number as ``json`` writes it (NaN and infinities as its extensions)."""
+    if type(v) is int:
+        return int.__repr__(v)
+    if v != v:
+        return "NaN"
+    if v == math.inf:
+        return "Infinity"
+    if v == -math.inf:
+        return "-Infinity"
+    return float.__repr__(v)
+
+
+def _labels_json(labels: tuple[tuple[str, str], ...]) -> str:
+    text = _LABELS_JSON.get(labels)
+    if text is None:
+        if len(_LABELS_JSON) >= _LABELS_JSON_MAX:
+            _LABELS_JSON.clear()
+        text = _LABELS_JSON[labels] = _dumps(_flat(labels))
+    return text
+
+
+def _metric_json(family_type: str, m: Metric) -> str:
+    labels = _labels_json(m.labels)
+    if family_type == "summary" or family_type == "histogram":
+        pairs = m.quantiles if family_type == "summary" else m.buckets
+        points = ",".join(f"[{_number(a)},{_number(b)}]" for a, b in pairs)
+        return f"[{labels},{_number(m.sample_count)},{_number(m.sample_sum)},[{points}]]"
+    return f"[{labels},{_number(m.value)}]"
 
 
 def _decode_metric(

@@ -88,28 +88,52 @@ def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
     Grouping labels overwrite same-named body labels, ``instance=""`` is added
     when absent, and the pairs are sorted by name. Two labels of one name in a
     metric (possible in protobuf) are rejected as client_golang does.
+
+    Results are remembered per grouping key and body label set (a bounded
+    cache): pushers repeat their label sets, and a repeated set then costs a
+    lookup and yields the very tuple stored before, which makes the
+    same-series comparisons that follow identity checks.
     """
-    # The key's own pair objects go into every series: a group's series then
-    # share them instead of each holding copies (most of a series' memory).
-    fixed = {pair[0]: pair for pair in key}
-    add_instance = "instance" not in fixed
+    memo = _SANITISED.get(key)
+    if memo is None or len(memo) > _MEMO_PER_KEY:
+        if len(_SANITISED) >= _MEMO_KEYS:
+            del _SANITISED[next(iter(_SANITISED))]
+        memo = _SANITISED[key] = {}
     metrics = []
     for metric in family.metrics:
         own = metric.labels
-        own_names = {pair[0] for pair in own}
-        if len(own_names) != len(own):
-            dup = _first_duplicate_name(own)
-            raise ConsistencyError(
-                f"collected metric {family.name!r} {{ {render_metric_debug(family.type, metric)}}}"
-                f" has two or more labels with the same name: {dup}".replace("'", '"')
-            )
-        pairs = [pair for pair in own if pair[0] not in fixed]
-        pairs.extend(fixed.values())
-        if add_instance and "instance" not in own_names:
-            pairs.append(_EMPTY_INSTANCE)
-        pairs.sort(key=_NAME)
-        metrics.append(Metric(tuple(pairs), *metric[1:]))
+        labels = memo.get(own)
+        if labels is None:
+            labels = memo[own] = _sanitised_labels(family, metric, key)
+        metrics.append(_new(Metric, (labels, *metric[1:])))
     return MetricFamily(family.name, family.type, family.help, tuple(metrics))
+
+
+#: sanitise()'s memory: grouping key -> body labels -> sanitised labels.
+_SANITISED: dict[GroupingKey, dict[Labels, Labels]] = {}
+_MEMO_KEYS = 64
+_MEMO_PER_KEY = 2048
+_new = tuple.__new__
+
+
+def _sanitised_labels(family: MetricFamily, metric: Metric, key: GroupingKey) -> Labels:
+    # The key's own pair objects go into every series: a group's series then
+    # share them instead of each holding copies (most of a series' memory).
+    own = metric.labels
+    own_names = {pair[0] for pair in own}
+    if len(own_names) != len(own):
+        dup = _first_duplicate_name(own)
+        raise ConsistencyError(
+            f"collected metric {family.name!r} {{ {render_metric_debug(family.type, metric)}}}"
+            f" has two or more labels with the same name: {dup}".replace("'", '"')
+        )
+    fixed = {pair[0]: pair for pair in key}
+    pairs = [pair for pair in own if pair[0] not in fixed]
+    pairs.extend(fixed.values())
+    if "instance" not in fixed and "instance" not in own_names:
+        pairs.append(_EMPTY_INSTANCE)
+    pairs.sort(key=_NAME)
+    return tuple(pairs)
 
 
 def _first_duplicate_name(labels: Labels) -> str:

@@ -67,11 +67,6 @@ def gzip_member(data: bytes) -> bytes:
 _SIMPLE_TYPES = frozenset(("counter", "gauge", "untyped"))
 
 
-def _same_series(old: MetricFamily, new: MetricFamily) -> bool:
-    """True when ``new`` re-pushes ``old``'s series with new values (lines update in place)."""
-    return old.type in _SIMPLE_TYPES and same_series(old, new)
-
-
 #: Told of every change: the key, the previous group and the new one (None: deleted).
 GroupListener = Callable[[GroupingKey, Group | None, Group | None], None]
 
@@ -267,7 +262,7 @@ class State:
             previous = old_families.get(name)
             if previous is stored:
                 continue
-            if previous is not None and _same_series(previous.family, stored.family):
+            if previous is not None and same_series(previous.family, stored.family):
                 updated.append((stored, self._rerender(key, stored.family)))
             else:
                 added.append((stored, self._render(stored.family)))
@@ -298,16 +293,24 @@ class State:
         unchanged, so it is cut from the stored line instead of rendered again.
         """
         lines = self._ready(family.name)
+        if family.type not in _SIMPLE_TYPES:
+            # Several lines per metric: rendered afresh (same sort keys).
+            return [render_metric(family.name, family.type, m) for m in family.metrics]
         out = []
+        get = lines.lines.__getitem__
         for line_key, metric in zip(lines.keys[key], family.metrics, strict=True):
-            old = lines.lines[line_key]
+            old = get(line_key)
             out.append(old[: old.rindex(b" ") + 1] + format_float(metric.value).encode() + b"\n")
         return out
 
     def _update_family(self, key: GroupingKey, stored: StoredFamily, texts: list[bytes]) -> None:
         lines = self._ready(stored.family.name)
+        # Every key exists already: set the value only, past SortedDict's
+        # membership test and insort (its values live in the dict itself).
+        set_value = dict.__setitem__
+        mapping = lines.lines
         for line_key, text in zip(lines.keys[key], texts, strict=True):
-            lines.lines[line_key] = text  # an existing key: no re-sort
+            set_value(mapping, line_key, text)
         lines.helps[key] = (stored.last_push, stored.family.help)
         lines.block = lines.block_gz = None
 
