@@ -15,7 +15,6 @@ pushgates ignore it. The expiry time itself is derived, not stored.
 from __future__ import annotations
 
 import json
-import math
 from sys import intern
 from typing import Any
 
@@ -71,7 +70,21 @@ def encode_group(group: Group) -> bytes:
         out.append(",")
         out.append(_number(s.last_push))
         out.append(",[")
-        out.append(",".join(_metric_json(family.type, m) for m in family.metrics))
+        labels_json = _labels_json
+        if family.type in _PLAIN:
+            # The common case inlined: repr() is json's float format for the
+            # finite values (v - v == 0 rules out NaN and infinities).
+            out.append(
+                ",".join(
+                    [
+                        f"[{labels_json(m.labels)},{repr(v) if v - v == 0 else _special(v)}]"
+                        for m in family.metrics
+                        for v in (m.value,)
+                    ]
+                )
+            )
+        else:
+            out.append(",".join([_metric_json(family.type, m) for m in family.metrics]))
         out.append("]]")
     out.append("]")
     if group.ttl is not None:
@@ -89,17 +102,18 @@ _LABELS_JSON: dict[tuple[tuple[str, str], ...], str] = {}
 _LABELS_JSON_MAX = 8192
 
 
+_PLAIN = frozenset(("counter", "gauge", "untyped"))
+
+
 def _number(v: float | int) -> str:
     """A number as ``json`` writes it (NaN and infinities as its extensions)."""
-    if type(v) is int:
-        return int.__repr__(v)
+    return repr(v) if v - v == 0 else _special(v)
+
+
+def _special(v: float) -> str:
     if v != v:
         return "NaN"
-    if v == math.inf:
-        return "Infinity"
-    if v == -math.inf:
-        return "-Infinity"
-    return float.__repr__(v)
+    return "Infinity" if v > 0 else "-Infinity"
 
 
 def _labels_json(labels: tuple[tuple[str, str], ...]) -> str:

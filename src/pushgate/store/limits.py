@@ -22,6 +22,8 @@ from pushgate.core.errors import LimitError
 from pushgate.core.model import GroupingKey, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
+_ONE_SAMPLE_PER_METRIC = frozenset(("counter", "gauge", "untyped"))
+
 
 def family_samples(family: MetricFamily) -> int:
     """The number of exposition samples (series) of ``family``."""
@@ -71,10 +73,22 @@ class SeriesUsage:
     def _delta(old: Mapping[str, StoredFamily], new: Mapping[str, StoredFamily]) -> int:
         delta = 0
         for name, stored in new.items():
-            if old.get(name) is not stored:
-                delta += family_samples(stored.family)
+            previous = old.get(name)
+            if previous is stored:
+                continue
+            if (
+                previous is not None
+                and stored.family.type in _ONE_SAMPLE_PER_METRIC
+                and previous.family.type == stored.family.type
+            ):
+                # A re-push of a plain family: one sample per metric.
+                delta += len(stored.family.metrics) - len(previous.family.metrics)
+                continue
+            delta += family_samples(stored.family)
+            if previous is not None:
+                delta -= family_samples(previous.family)
         for name, stored in old.items():
-            if new.get(name) is not stored:
+            if name not in new:
                 delta -= family_samples(stored.family)
         return delta
 

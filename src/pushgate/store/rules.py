@@ -80,6 +80,8 @@ def _gauge(name: str, help_: str, key: GroupingKey, value: float, ts: float) -> 
 
 _EMPTY_INSTANCE = ("instance", "")
 _NAME = itemgetter(0)
+#: A Metric's labels (it is a NamedTuple): compared in C by same_series().
+_LABELS = itemgetter(0)
 
 
 def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
@@ -284,7 +286,7 @@ def same_series(old: MetricFamily, new: MetricFamily) -> bool:
     a, b = old.metrics, new.metrics
     if old.type != new.type or len(a) != len(b) or not a:
         return False
-    return all(x.labels == y.labels for x, y in zip(a, b, strict=True))
+    return list(map(_LABELS, a)) == list(map(_LABELS, b))
 
 
 def check_families(

@@ -48,6 +48,10 @@ class _FamilyLines:
     #: Groups loaded at start-up whose lines are not rendered yet (see
     #: State.load); rendered on first use or by the warm-up after start.
     pending: list[tuple[GroupingKey, StoredFamily]] | None = None
+    #: Groups re-pushed with the same series since the lines were last read:
+    #: their keys in ``lines`` are right, their values are rendered from these
+    #: families when the lines are next needed (a scrape), not on every push.
+    stale: dict[GroupingKey, StoredFamily] = field(default_factory=dict)
     #: Lines rendered from ``pending`` so far, sorted into ``lines`` at the end.
     staged: list[tuple[tuple[object, GroupingKey], bytes]] = field(default_factory=list)
 
@@ -132,6 +136,8 @@ class State:
     ) -> bytes:
         """The rendered block (HELP, TYPE, series) of one merged family."""
         lines = self._ready(name)
+        if lines.stale:
+            self._refresh(lines)
         if extra or help_override is not None:
             help_ = help_override if help_override is not None else lines.help()
             body = [render_metric(name, lines.type, m) for m in extra]
@@ -257,21 +263,21 @@ class State:
         new_families: Mapping[str, StoredFamily] = new.families if new is not None else {}
         # Render first: if rendering fails, nothing has been changed yet.
         added: list[tuple[StoredFamily, list[tuple[tuple[object, ...], bytes]]]] = []
-        updated: list[tuple[StoredFamily, list[bytes]]] = []
+        updated: list[StoredFamily] = []
         for name, stored in new_families.items():
             previous = old_families.get(name)
             if previous is stored:
                 continue
             if previous is not None and same_series(previous.family, stored.family):
-                updated.append((stored, self._rerender(key, stored.family)))
+                updated.append(stored)
             else:
                 added.append((stored, self._render(stored.family)))
-        in_place = {stored.family.name for stored, _ in updated}
+        in_place = {stored.family.name for stored in updated}
         for name, stored in old_families.items():
             if new_families.get(name) is not stored and name not in in_place:
                 self._remove_family(key, stored)
-        for stored, texts in updated:
-            self._update_family(key, stored, texts)
+        for stored in updated:
+            self._update_family(key, stored)
         for stored, rendered in added:
             self._add_family(key, stored, rendered)
         if new is None:
@@ -286,33 +292,37 @@ class State:
             listener(key, old, new)
         return old
 
-    def _rerender(self, key: GroupingKey, family: MetricFamily) -> list[bytes]:
-        """New lines for a re-push with the same series: old label text, new values.
+    def _update_family(self, key: GroupingKey, stored: StoredFamily) -> None:
+        """A re-push with the same series: new values, rendered when next read."""
+        lines = self._ready(stored.family.name)
+        lines.stale[key] = stored
+        lines.helps[key] = (stored.last_push, stored.family.help)
+        lines.block = lines.block_gz = None
+
+    def _refresh(self, lines: _FamilyLines) -> None:
+        """Render the values of the groups re-pushed since the lines were read.
 
         The label part of a line depends only on the labels, which are
         unchanged, so it is cut from the stored line instead of rendered again.
         """
-        lines = self._ready(family.name)
-        if family.type not in _SIMPLE_TYPES:
-            # Several lines per metric: rendered afresh (same sort keys).
-            return [render_metric(family.name, family.type, m) for m in family.metrics]
-        out = []
-        get = lines.lines.__getitem__
-        for line_key, metric in zip(lines.keys[key], family.metrics, strict=True):
-            old = get(line_key)
-            out.append(old[: old.rindex(b" ") + 1] + format_float(metric.value).encode() + b"\n")
-        return out
-
-    def _update_family(self, key: GroupingKey, stored: StoredFamily, texts: list[bytes]) -> None:
-        lines = self._ready(stored.family.name)
+        mapping = lines.lines
+        get = mapping.__getitem__
         # Every key exists already: set the value only, past SortedDict's
         # membership test and insort (its values live in the dict itself).
         set_value = dict.__setitem__
-        mapping = lines.lines
-        for line_key, text in zip(lines.keys[key], texts, strict=True):
-            set_value(mapping, line_key, text)
-        lines.helps[key] = (stored.last_push, stored.family.help)
-        lines.block = lines.block_gz = None
+        for key, stored in lines.stale.items():
+            family = stored.family
+            line_keys = lines.keys[key]
+            if family.type not in _SIMPLE_TYPES:
+                # Several lines per metric: rendered afresh (same sort keys).
+                for line_key, metric in zip(line_keys, family.metrics, strict=True):
+                    set_value(mapping, line_key, render_metric(family.name, family.type, metric))
+                continue
+            for line_key, metric in zip(line_keys, family.metrics, strict=True):
+                old = get(line_key)
+                text = old[: old.rindex(b" ") + 1] + format_float(metric.value).encode() + b"\n"
+                set_value(mapping, line_key, text)
+        lines.stale.clear()
 
     @staticmethod
     def _render(family: MetricFamily) -> list[tuple[tuple[object, ...], bytes]]:
@@ -356,6 +366,7 @@ class State:
         name = family.name
         lines = self._ready(name)
         lines.helps.pop(key, None)
+        lines.stale.pop(key, None)
         lines.block = lines.block_gz = None
         for line_key in lines.keys.pop(key, ()):
             lines.lines.pop(line_key, None)

@@ -1,0 +1,98 @@
+"""Re-pushes with the same series update lines when they are next read.
+
+Whatever the order of re-pushes, replacements, deletions and reads, the
+blocks a state serves equal those of a state built from scratch with the
+final groups.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pushgate.core.model import GroupingKey, Metric, MetricFamily
+from pushgate.store.contract import Group, StoredFamily
+from pushgate.store.rules import sanitise
+from pushgate.store.state import State
+
+
+def group(instance: str, value: float, shape: int) -> Group:
+    key: GroupingKey = (("instance", instance), ("job", "j"))
+    statuses = ["passed", "failed", "skipped"][: 1 + shape % 3]
+    families = [
+        MetricFamily(
+            "tests",
+            "gauge",
+            f"Tests ({shape}).",
+            tuple(Metric((("status", s),), value=value + i) for i, s in enumerate(statuses)),
+        ),
+        MetricFamily(
+            "latency",
+            "histogram",
+            None,
+            (
+                Metric(
+                    (),
+                    sample_count=int(value) % 7,
+                    sample_sum=value,
+                    buckets=((0.5, int(value) % 3), (float("inf"), int(value) % 7)),
+                ),
+            ),
+        ),
+        MetricFamily(
+            "size",
+            "summary",
+            None,
+            (Metric((), sample_count=2, sample_sum=value, quantiles=((0.5, value),)),),
+        ),
+    ]
+    return Group(key, {f.name: StoredFamily(sanitise(f, key), value) for f in families})
+
+
+def blocks(state: State) -> dict[str, bytes]:
+    return {name: state.family_block(name) for name in state.family_names()}
+
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "2", "3"]),
+        st.none() | st.floats(min_value=0, max_value=1e9, allow_nan=False),
+        st.integers(min_value=0, max_value=5),
+        st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200)
+@given(steps)
+def test_lazily_updated_lines_equal_a_fresh_render(
+    script: list[tuple[str, float | None, int, bool]],
+) -> None:
+    state = State()
+    final: dict[GroupingKey, Group] = {}
+    for instance, value, shape, read in script:
+        new = None if value is None else group(instance, value, shape)
+        key: GroupingKey = (("instance", instance), ("job", "j"))
+        state.replace_group(key, new)
+        if new is None:
+            final.pop(key, None)
+        else:
+            final[key] = new
+        if read:
+            blocks(state)
+    fresh = State()
+    for key, g in final.items():
+        fresh.replace_group(key, g)
+    assert blocks(state) == blocks(fresh)
+
+
+def test_a_re_push_shows_its_new_values_at_the_next_read() -> None:
+    state = State()
+    first = group("1", 1.0, 0)
+    state.replace_group(first.key, first)
+    assert b'tests{instance="1",job="j",status="passed"} 1\n' in state.family_block("tests")
+    again = group("1", 42.0, 0)
+    state.replace_group(again.key, again)
+    assert b'tests{instance="1",job="j",status="passed"} 42\n' in state.family_block("tests")
+    assert b'latency_sum{instance="1",job="j"} 42\n' in state.family_block("latency")
