@@ -136,6 +136,10 @@ async def read_body(request: web.BaseRequest, timeout: float | None = None) -> b
     """
     limit = BODY_TIMEOUT_SECONDS if timeout is None else timeout
     try:
+        if request.content.is_eof():
+            # Already received in full (most pushes arrive with their
+            # headers): nothing to wait for, so no timer to arm.
+            return await request.read()
         async with asyncio.timeout(limit):
             return await request.read()
     except TimeoutError:

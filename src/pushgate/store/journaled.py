@@ -91,6 +91,9 @@ class JournaledStore:
         self._warmer: asyncio.Task[None] | None = None
         self._sweep_wake: asyncio.Event | None = None
         self._queue: asyncio.Queue[tuple[_Op, asyncio.Future[object]]] | None = None
+        #: The loop the store runs on, kept from start(): asking asyncio for
+        #: it on every write costs a system call (a fork check) each time.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushgate-commit")
         self._healthy = True
@@ -101,6 +104,7 @@ class JournaledStore:
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         if self._writer is None:
+            self._loop = asyncio.get_running_loop()
             self._queue = asyncio.Queue(WRITE_QUEUE_CAPACITY)
             self._writer = asyncio.create_task(self._run(), name="pushgate-writer")
             self._sweep_wake = asyncio.Event()
@@ -142,9 +146,9 @@ class JournaledStore:
 
     # -- writes --------------------------------------------------------------
     async def _submit(self, op: _Op) -> object:
-        if self._queue is None:
+        if self._queue is None or self._loop is None:
             raise StoreError("the store is not started")
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[object] = self._loop.create_future()
         await self._queue.put((op, future))
         return await future
 

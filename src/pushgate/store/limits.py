@@ -17,11 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from pushgate.core.errors import LimitError
 from pushgate.core.model import GroupingKey, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
+_BOUND = itemgetter(0)
 _ONE_SAMPLE_PER_METRIC = frozenset(("counter", "gauge", "untyped"))
 
 
@@ -30,9 +32,9 @@ def family_samples(family: MetricFamily) -> int:
     if family.type == "summary":
         return sum(len(m.quantiles) + 2 for m in family.metrics)
     if family.type == "histogram":
+        # A +Inf bucket is written even when none was pushed.
         return sum(
-            len(m.buckets) + 2 + (0 if any(b == math.inf for b, _ in m.buckets) else 1)
-            for m in family.metrics
+            len(m.buckets) + 2 + (math.inf not in map(_BOUND, m.buckets)) for m in family.metrics
         )
     return len(family.metrics)
 
@@ -59,6 +61,9 @@ class SeriesLimits:
     per_group: int | None = None
     per_job: int | None = None
     total: int | None = None
+
+
+_NO_LIMITS = SeriesLimits()
 
 
 class SeriesUsage:
@@ -126,7 +131,7 @@ class SeriesUsage:
         ``freed`` are groups the same write deletes (retention by count); their
         series are counted as gone.
         """
-        if new is None:
+        if new is None or limits == _NO_LIMITS:
             return
         delta = self._delta(old.families if old is not None else {}, new.families)
         if delta <= 0:
