@@ -35,6 +35,8 @@ import math
 import re
 import threading
 from collections.abc import Callable
+from itertools import repeat
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from pushgate.core.errors import ParseError
@@ -65,14 +67,26 @@ MAX_SHAPES: Final = 128
 _INF: Final = math.inf
 #: ``Metric(labels, value)`` without the keyword handling: a third cheaper.
 _new: Final = tuple.__new__
+#: The fields of a plain Metric after its value, as endless columns to zip.
+_PLAIN_REST: Final = (repeat(0), repeat(0.0), repeat(()), repeat(()), repeat(None))
 
 
 class _Plain(NamedTuple):
     name: str
     type: MetricType
     help: str | None
-    #: (labels, value index) per metric.
-    metrics: tuple[tuple[Labels, int], ...]
+    #: The labels of each metric, and a function picking their values (in
+    #: the same order) from all the values of a body.
+    labels: tuple[Labels, ...]
+    pick: Callable[[list[float]], tuple[float, ...]]
+
+
+def _picker(indexes: tuple[int, ...]) -> Callable[[list[float]], tuple[float, ...]]:
+    """A function returning ``tuple(values[i] for i in indexes)``, in C."""
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda values: (values[only],)
+    return itemgetter(*indexes)
 
 
 class _Aggregate(NamedTuple):
@@ -121,12 +135,10 @@ class Shape:
         out: list[MetricFamily] = []
         for family in self._families:
             if isinstance(family, _Plain):
-                metrics = tuple(
-                    [
-                        _new(Metric, (labels, values[i], 0, 0.0, (), (), None))
-                        for labels, i in family.metrics
-                    ]
-                )
+                # Metric(labels, value) for each metric, built without a
+                # bytecode per metric: the rows are zipped and made in C.
+                rows = zip(family.labels, family.pick(values), *_PLAIN_REST, strict=False)
+                metrics = tuple(map(_new, repeat(Metric), rows))
             elif family.type == "summary":
                 metrics = tuple(
                     [
@@ -211,8 +223,11 @@ def build_shape(
                     aggs.append((m.labels, c, s, points))
                 families.append(_Aggregate(family.name, family.type, family.help, tuple(aggs)))
             else:
-                plain = tuple((m.labels, position[_index(m.value, count)]) for m in family.metrics)
-                families.append(_Plain(family.name, family.type, family.help, plain))
+                picks = tuple(position[_index(m.value, count)] for m in family.metrics)
+                labels = tuple(m.labels for m in family.metrics)
+                families.append(
+                    _Plain(family.name, family.type, family.help, labels, _picker(picks))
+                )
     except (ValueError, KeyError):
         return None
     shape = Shape(

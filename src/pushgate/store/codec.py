@@ -15,11 +15,13 @@ pushgates ignore it. The expiry time itself is derived, not stored.
 from __future__ import annotations
 
 import json
+import math
+from operator import itemgetter
 from sys import intern
 from typing import Any
 
 from pushgate.core.errors import StoreOpenError
-from pushgate.core.model import METRIC_TYPES, GroupingKey, Metric, MetricFamily
+from pushgate.core.model import METRIC_TYPES, GroupingKey, Labels, Metric, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
 
@@ -58,31 +60,20 @@ def encode_group(group: Group) -> bytes:
     ``json.dumps(doc, ensure_ascii=False, separators=(",", ":"))`` gives (a
     test holds the two together).
     """
-    out = ['{"k":', _dumps([list(p) for p in group.key]), ',"f":[']
+    out = ['{"k":', _cached_json(group.key), ',"f":[']
     first = True
     for s in group.families.values():
         family = s.family
         out.append("[" if first else ",[")
         first = False
-        out.append(_dumps(family.name))
+        out.append(_cached_json(family.name))
         out.append(_TYPE_JSON[family.type])
-        out.append(_dumps(family.help))
+        out.append(_cached_json(family.help))
         out.append(",")
         out.append(_number(s.last_push))
         out.append(",[")
-        labels_json = _labels_json
         if family.type in _PLAIN:
-            # The common case inlined: repr() is json's float format for the
-            # finite values (v - v == 0 rules out NaN and infinities).
-            out.append(
-                ",".join(
-                    [
-                        f"[{labels_json(m.labels)},{repr(v) if v - v == 0 else _special(v)}]"
-                        for m in family.metrics
-                        for v in (m.value,)
-                    ]
-                )
-            )
+            out.append(_plain_metrics_json(family.metrics))
         else:
             out.append(",".join([_metric_json(family.type, m) for m in family.metrics]))
         out.append("]]")
@@ -114,6 +105,47 @@ def _special(v: float) -> str:
     if v != v:
         return "NaN"
     return "Infinity" if v > 0 else "-Infinity"
+
+
+#: Plain families' metric lists as %-templates with a ``%s`` per value, by the
+#: identities of their label tuples (re-pushes carry the very same tuples,
+#: see rules.sanitise); each entry keeps its tuples, which are compared
+#: before use, so a reused id can only cost a rebuild.
+_TEMPLATES: dict[tuple[int, ...], tuple[tuple[Labels, ...], str]] = {}
+_TEMPLATES_MAX = 1024
+_LABELS = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def _plain_metrics_json(metrics: tuple[Metric, ...]) -> str:
+    """The JSON of a counter, gauge or untyped family's metrics."""
+    labels = tuple(map(_LABELS, metrics))
+    ids = tuple(map(id, labels))
+    entry = _TEMPLATES.get(ids)
+    if entry is None or entry[0] != labels:
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        template = ",".join(f"[{_labels_json(ls).replace('%', '%%')},%s]" for ls in labels)
+        entry = _TEMPLATES[ids] = (labels, template)
+    values = tuple(map(_VALUE, metrics))
+    # %s writes a float with repr(), which is json's format for finite values.
+    if all(map(math.isfinite, values)):
+        return entry[1] % values
+    return entry[1] % tuple(map(_number, values))
+
+
+#: The JSON of grouping keys, family names and help texts, which repeat.
+_JSON: dict[object, str] = {}
+_JSON_MAX = 8192
+
+
+def _cached_json(value: GroupingKey | str | None) -> str:
+    text = _JSON.get(value)
+    if text is None:
+        if len(_JSON) >= _JSON_MAX:
+            _JSON.clear()
+        text = _JSON[value] = _dumps(value)
+    return text
 
 
 def _labels_json(labels: tuple[tuple[str, str], ...]) -> str:
