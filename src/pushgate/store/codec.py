@@ -27,7 +27,16 @@ from pushgate.store.contract import Group, StoredFamily
 
 def encode_key(key: GroupingKey) -> str:
     # ASCII-escaped: the key is a TEXT column, and it must be valid UTF-8.
-    return json.dumps(key, separators=(",", ":"))
+    text = _KEYS.get(key)
+    if text is None:
+        if len(_KEYS) >= _JSON_MAX:
+            _KEYS.clear()
+        text = _KEYS[key] = json.dumps(key, separators=(",", ":"))
+    return text
+
+
+#: encode_key's memory: pushers write to the same groups again and again.
+_KEYS: dict[GroupingKey, str] = {}
 
 
 def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:

@@ -151,6 +151,9 @@ class Journal(Protocol):
     def commit(self, changes: Sequence[Change]) -> None:
         """Make ``changes`` durable atomically: all of them, or none.
 
+        Each key appears at most once in ``changes`` (its final group, or
+        None for a deletion), so they may be applied in any order.
+
         Raises :class:`~pushgate.core.errors.StoreError` if it cannot, in
         which case nothing of ``changes`` is kept.
         """

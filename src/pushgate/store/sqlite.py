@@ -127,14 +127,20 @@ class SqliteJournal:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for key, group in changes:
-                    if group is None:
-                        db.execute("DELETE FROM groups WHERE key = ?", (encode_key(key),))
-                    else:
-                        db.execute(
-                            "INSERT OR REPLACE INTO groups (key, body) VALUES (?, ?)",
-                            (encode_key(key), encode_group(group)),
-                        )
+                # One statement per kind: the keys of a batch are distinct,
+                # so the order of deletes and upserts does not matter.
+                deletes = [(encode_key(key),) for key, group in changes if group is None]
+                upserts = [
+                    (encode_key(key), encode_group(group))
+                    for key, group in changes
+                    if group is not None
+                ]
+                if deletes:
+                    db.executemany("DELETE FROM groups WHERE key = ?", deletes)
+                if upserts:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO groups (key, body) VALUES (?, ?)", upserts
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:

@@ -16,7 +16,7 @@ from pushgate.store.rules import sanitise
 from pushgate.store.state import State
 
 
-def group(instance: str, value: float, shape: int) -> Group:
+def group(instance: str, value: float, shape: int, pushed_at: float = 1.0) -> Group:
     key: GroupingKey = (("instance", instance), ("job", "j"))
     statuses = ["passed", "failed", "skipped"][: 1 + shape % 3]
     families = [
@@ -46,7 +46,7 @@ def group(instance: str, value: float, shape: int) -> Group:
             (Metric((), sample_count=2, sample_sum=value, quantiles=((0.5, value),)),),
         ),
     ]
-    return Group(key, {f.name: StoredFamily(sanitise(f, key), value) for f in families})
+    return Group(key, {f.name: StoredFamily(sanitise(f, key), pushed_at) for f in families})
 
 
 def blocks(state: State) -> dict[str, bytes]:
@@ -71,8 +71,9 @@ def test_lazily_updated_lines_equal_a_fresh_render(
 ) -> None:
     state = State()
     final: dict[GroupingKey, Group] = {}
-    for instance, value, shape, read in script:
-        new = None if value is None else group(instance, value, shape)
+    # Each push is later than the one before (the newest HELP wins).
+    for pushed_at, (instance, value, shape, read) in enumerate(script):
+        new = None if value is None else group(instance, value, shape, float(pushed_at))
         key: GroupingKey = (("instance", instance), ("job", "j"))
         state.replace_group(key, new)
         if new is None:
