@@ -9,6 +9,7 @@ calls the resource module that serves it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import html
 import logging
 import posixpath
@@ -170,6 +171,25 @@ def build_app(gw: Gateway) -> web.Application:
     return app
 
 
+#: Container allocations between two young-generation collections (CPython's
+#: default is 700). A push allocates a few hundred short-lived tuples, so the
+#: default collects every few pushes; measured with gwbench, 20,000 cuts the
+#: CPU per push by about 9 % (docs/performance.md).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Collect cycles less often, and never scan what the store loaded at start.
+
+    The stored groups are tuples and dicts without reference cycles: they are
+    freed by reference counting, so the cycle collector only wastes time on
+    them. ``gc.freeze()`` moves everything alive now out of its sight.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def _parse_listen(address: str) -> tuple[str | None, int]:
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
@@ -195,6 +215,7 @@ async def serve(settings: Settings) -> int:
         policy=config.store,
     )
     await store.start()
+    tune_gc()
     gw = Gateway(
         settings,
         store,

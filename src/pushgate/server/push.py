@@ -53,8 +53,8 @@ def parse_body(body: bytes, content_type: str | None) -> list[MetricFamily]:
 
 def approximate_request_size(request: web.BaseRequest) -> int:
     """client_golang's approximate request size (what the push size summary records)."""
-    size = len(request.method) + len(str(request.rel_url)) + len("HTTP/1.1") + len(request.host)
-    for name, value in request.headers.items():
+    size = len(request.method) + len(request.raw_path) + len("HTTP/1.1") + len(request.host)
+    for name, value in request.raw_headers:
         size += len(name) + len(value)
     if request.content_length is not None:
         size += request.content_length

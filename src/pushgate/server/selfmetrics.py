@@ -120,8 +120,12 @@ class SelfMetrics:
     def observe_push(self, method: str, seconds: float, size: int) -> None:
         now = time.time()
         m = method.lower()
-        self.durations.setdefault(m, _Window()).observe(seconds, now)
-        self.sizes.setdefault(m, _Window()).observe(float(size), now)
+        durations = self.durations.get(m)
+        if durations is None:
+            durations = self.durations[m] = _Window()
+            self.sizes[m] = _Window()
+        durations.observe(seconds, now)
+        self.sizes[m].observe(float(size), now)
 
     def _summary(
         self, name: str, help_: str, windows: dict[str, _Window], now: float

@@ -128,6 +128,10 @@ _VALUE = itemgetter(1)
 
 def _plain_metrics_json(metrics: tuple[Metric, ...]) -> str:
     """The JSON of a counter, gauge or untyped family's metrics."""
+    if len(metrics) < 4:
+        # Few metrics (such as the gateway's own push_time_seconds, whose
+        # labels are new tuples every time): not worth a template.
+        return ",".join([f"[{_labels_json(m.labels)},{_number(m.value)}]" for m in metrics])
     labels = tuple(map(_LABELS, metrics))
     ids = tuple(map(id, labels))
     entry = _TEMPLATES.get(ids)
