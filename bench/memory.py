@@ -80,6 +80,20 @@ def rss_kib() -> int:
     return 0
 
 
+def fill(groups: int, samples: int, scrape: bool) -> State:
+    """A state holding ``groups`` groups, each written as a push would be."""
+    state = State()
+    for i in range(groups):
+        key = (("branch", "main"), ("instance", f"i{i}"), ("job", "bench"), ("version", "v1"))
+        families = tuple(parse_text(payload(samples, i)))
+        group = plan_write(WriteRequest(key, "put", families, time.time()), state)
+        state.replace_group(key, group)
+    if scrape:
+        for name in state.family_names():
+            state.family_block(name)
+    return state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=5000)
@@ -87,20 +101,17 @@ def main() -> None:
     parser.add_argument("--scrape", action="store_true", help="build the scrape caches too")
     parser.add_argument("--top", type=int, default=15, help="allocation sites to list")
     args = parser.parse_args()
-    state = State()
+    # Untraced first, for the RSS growth; then again under tracemalloc.
     gc.collect()
     rss0 = rss_kib()
+    state = fill(args.groups, args.samples, args.scrape)
+    rss_growth = (rss_kib() - rss0) * 1024
+    del state
+    gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     started = time.perf_counter()
-    for i in range(args.groups):
-        key = (("branch", "main"), ("instance", f"i{i}"), ("job", "bench"), ("version", "v1"))
-        families = tuple(parse_text(payload(args.samples, i)))
-        group = plan_write(WriteRequest(key, "put", families, time.time()), state)
-        state.replace_group(key, group)
-    if args.scrape:
-        for name in state.family_names():
-            state.family_block(name)
+    state = fill(args.groups, args.samples, args.scrape)
     gc.collect()
     after = tracemalloc.take_snapshot()
     elapsed = time.perf_counter() - started
@@ -117,9 +128,8 @@ def main() -> None:
         share = stat.size_diff / total
         print(f"{stat.size_diff / series:8.0f} {share:6.0%}  {source(stat.traceback[0])}")
     print(f"{total / series:8.0f}   all   traced in total")
-    print(
-        f"{(rss_kib() - rss0) * 1024 / series:8.0f}         RSS growth (tracemalloc's own included)"
-    )
+    print(f"{rss_growth / series:8.0f}         RSS growth of the untraced run")
+    del state
 
 
 if __name__ == "__main__":
