@@ -34,7 +34,7 @@ PUSHGATE = (
 
 #: (scenario, extra gwbench flags) for the figures of the performance table.
 FULL = [
-    ("push", ["--clients", "16", "--metrics", "50", "--duration", "15"]),
+    ("push", ["--clients", "16", "--metrics", "50", "--duration", "15", "--pushes", "100000"]),
     ("scale", ["--groups", "10000", "--group-samples", "20", "--scrapes", "5"]),
     ("restart", ["--restart-groups", "1000"]),
 ]

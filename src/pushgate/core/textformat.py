@@ -794,7 +794,7 @@ def render_text(families: Iterable[MetricFamily]) -> bytes:
 _VALUE: Final = itemgetter(1)
 
 
-def metric_sort_key(metric: Metric) -> tuple[int, tuple[str, ...], Labels]:
+def metric_sort_key(metric: Metric) -> tuple[object, ...]:
     """client_golang's ``MetricSorter`` order for metrics of one family.
 
     Fewer label pairs first, then label values compared position by position
@@ -802,6 +802,10 @@ def metric_sort_key(metric: Metric) -> tuple[int, tuple[str, ...], Labels]:
     remaining ties, so the order is total. Go compares strings bytewise, which
     for valid UTF-8 is the same as Python's code-point order. Timestamps, Go's
     last criterion, are not used: stored metrics never have one.
+
+    One flat tuple ``(n, value_1, ..., value_n, labels)``: it orders exactly
+    as ``(n, (values...), labels)`` would (equal ``n`` means equally many
+    values), and the store keeps one per series, so a tuple less matters.
     """
     labels = metric.labels
-    return (len(labels), tuple(map(_VALUE, labels)), labels)
+    return (len(labels), *map(_VALUE, labels), labels)

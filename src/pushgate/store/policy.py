@@ -29,7 +29,7 @@ from pushgate.store.retention import RetentionIndex, RetentionPolicy
 from pushgate.store.state import State
 
 Removal = Literal["expired", "retention"]
-_SortKey = tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]]
+_SortKey = tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True)

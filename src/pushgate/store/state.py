@@ -35,9 +35,10 @@ class _FamilyLines:
 
     type: MetricType
     lines: SortedDict = field(default_factory=SortedDict)  # (sort key, group key) -> bytes
-    #: group key -> (last push, help) of that group's family: the most recently
-    #: pushed help wins (1.5.1 picks one at random per scrape).
-    helps: dict[GroupingKey, tuple[float, str | None]] = field(default_factory=dict)
+    #: group key -> that group's stored family, for its last push time and its
+    #: help: the most recently pushed help wins (1.5.1 picks one at random per
+    #: scrape). The stored family itself, so an entry costs no new objects.
+    helps: dict[GroupingKey, StoredFamily] = field(default_factory=dict)
     #: series (labels) -> the group that exposes it: the duplicate-series index.
     #: Keyed by the Metric's own labels tuple, so an entry costs no new tuple.
     owners: dict[Labels, GroupingKey] = field(default_factory=dict)
@@ -56,11 +57,11 @@ class _FamilyLines:
     staged: list[tuple[tuple[object, GroupingKey], bytes]] = field(default_factory=list)
 
     def help(self) -> str | None:
-        best: tuple[float, str | None] | None = None
+        best: StoredFamily | None = None
         for candidate in self.helps.values():
-            if best is None or candidate[0] > best[0]:
+            if best is None or candidate.last_push > best.last_push:
                 best = candidate
-        return None if best is None else best[1]
+        return None if best is None else best.family.help
 
 
 def gzip_member(data: bytes) -> bytes:
@@ -191,7 +192,7 @@ class State:
                 if lines is None:
                     lines = self._families[name] = _FamilyLines(family.type, pending=[])
                     self._unrendered.append(name)
-                lines.helps[key] = (stored.last_push, family.help)
+                lines.helps[key] = stored
                 assert lines.pending is not None
                 lines.pending.append((key, stored))
             for listener in self._listeners:
@@ -296,7 +297,7 @@ class State:
         """A re-push with the same series: new values, rendered when next read."""
         lines = self._ready(stored.family.name)
         lines.stale[key] = stored
-        lines.helps[key] = (stored.last_push, stored.family.help)
+        lines.helps[key] = stored
         lines.block = lines.block_gz = None
 
     def _refresh(self, lines: _FamilyLines) -> None:
@@ -349,7 +350,7 @@ class State:
             self._materialize(lines)
         elif lines.type != family.type and not lines.helps:
             lines.type = family.type
-        lines.helps[key] = (stored.last_push, family.help)
+        lines.helps[key] = stored
         lines.block = lines.block_gz = None
         line_keys: list[tuple[object, GroupingKey]] = []
         for metric, (sort_key, text) in zip(family.metrics, rendered, strict=True):
