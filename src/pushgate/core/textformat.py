@@ -39,6 +39,7 @@ from pushgate.core.textshape import ShapeCache
 __all__ = [
     "metric_sort_key",
     "parse_text",
+    "parse_text_in_full",
     "render_family_header",
     "render_metric",
     "render_text",
@@ -184,10 +185,11 @@ def parse_text(body: bytes) -> list[MetricFamily]:
 
     Raises :class:`ParseError` with the message of the Go parser.
     """
-    return _SHAPES.parse(body, _parse_in_full)
+    return _SHAPES.parse(body, parse_text_in_full)
 
 
-def _parse_in_full(body: bytes) -> list[MetricFamily]:
+def parse_text_in_full(body: bytes) -> list[MetricFamily]:
+    """:func:`parse_text` without the shape cache: always line by line."""
     return _Parser().parse(body)
 
 

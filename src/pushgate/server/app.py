@@ -183,11 +183,13 @@ def tune_gc() -> None:
 
     The stored groups are tuples and dicts without reference cycles: they are
     freed by reference counting, so the cycle collector only wastes time on
-    them. ``gc.freeze()`` moves everything alive now out of its sight.
+    them. ``gc.freeze()`` moves everything alive now out of its sight. Also
+    turns the collector back on after the load.
     """
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+    gc.enable()
 
 
 def _parse_listen(address: str) -> tuple[str | None, int]:
@@ -207,15 +209,20 @@ async def serve(settings: Settings) -> int:
     tls = access.tls_context()
     # So is the config file (expiry, retention, limits: docs/retention.md).
     config = load_config(settings.config_file) if settings.config_file else GatewayConfig()
-    store = open_store(
-        settings.persistence_file,
-        durability=settings.durability,
-        own_types=OWN_TYPES,
-        url=settings.store_url,
-        policy=config.store,
-    )
-    await store.start()
-    tune_gc()
+    # No cycle collection while the store loads: every object loaded lives
+    # on, so each collection would only re-scan them (tune_gc() re-enables it).
+    gc.disable()
+    try:
+        store = open_store(
+            settings.persistence_file,
+            durability=settings.durability,
+            own_types=OWN_TYPES,
+            url=settings.store_url,
+            policy=config.store,
+        )
+        await store.start()
+    finally:
+        tune_gc()
     gw = Gateway(
         settings,
         store,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pushgate.core.errors import ParseError
 from pushgate.core.model import MetricFamily
-from pushgate.core.textformat import _parse_in_full, parse_text, render_text
+from pushgate.core.textformat import parse_text, parse_text_in_full, render_text
 from pushgate.core.textshape import _LAST_TOKEN, _VALUE, ShapeCache
 from tests.unit.core.test_textformat_properties import family_lists, with_inf_bucket
 
@@ -48,14 +48,14 @@ _TOKENS = [
 
 def _outcome(body: bytes) -> object:
     try:
-        return ("ok", repr(_parse_in_full(body)))
+        return ("ok", repr(parse_text_in_full(body)))
     except ParseError as e:
         return ("error", str(e))
 
 
 def _cached_outcome(cache: ShapeCache, body: bytes) -> object:
     try:
-        return ("ok", repr(cache.parse(body, _parse_in_full)))
+        return ("ok", repr(cache.parse(body, parse_text_in_full)))
     except ParseError as e:
         return ("error", str(e))
 
@@ -75,7 +75,7 @@ def _with_tokens(body: bytes, replace: dict[int, bytes]) -> bytes:
 def _learnt(body: bytes) -> ShapeCache:
     cache = ShapeCache()
     for _ in range(2):  # a shape is built on its second sighting
-        cache.parse(body, _parse_in_full)
+        cache.parse(body, parse_text_in_full)
     return cache
 
 
@@ -108,9 +108,9 @@ def test_shapes_are_used_for_repeated_bodies() -> None:
     cache = _learnt(body)
     assert cache.hits == 0
     again = body.replace(b"} 2\n", b"} 7.25\n").replace(b"latency_count 4", b"latency_count 9")
-    result = cache.parse(again, _parse_in_full)
+    result = cache.parse(again, parse_text_in_full)
     assert cache.hits == 1
-    assert repr(result) == repr(_parse_in_full(again))
+    assert repr(result) == repr(parse_text_in_full(again))
     assert result[0].metrics[1].value == 7.25
     assert result[1].metrics[0].sample_count == 9
 
@@ -119,7 +119,7 @@ def test_a_changed_comment_is_not_taken_from_the_shape() -> None:
     body = b"# TYPE x counter\nx 1\n"
     cache = _learnt(body)
     other = b"# TYPE x gauge\nx 1\n"
-    assert cache.parse(other, _parse_in_full)[0].type == "gauge"
+    assert cache.parse(other, parse_text_in_full)[0].type == "gauge"
     assert cache.hits == 0
 
 
@@ -131,7 +131,7 @@ def test_errors_in_values_keep_the_full_parsers_message() -> None:
         (b"0x10", 'expected float as value, got "0x10"'),
     ]:
         try:
-            cache.parse(b"x 1\ny " + token + b"\n", _parse_in_full)
+            cache.parse(b"x 1\ny " + token + b"\n", parse_text_in_full)
         except ParseError as e:
             assert str(e) == f"text format parsing error in line 2: {message}"
         else:
@@ -140,7 +140,7 @@ def test_errors_in_values_keep_the_full_parsers_message() -> None:
 
 def test_timestamped_bodies_get_no_shape() -> None:
     cache = _learnt(b"x 1 1000\n")
-    assert cache.parse(b"x 1 2000\n", _parse_in_full)[0].metrics[0].timestamp_ms == 2000
+    assert cache.parse(b"x 1 2000\n", parse_text_in_full)[0].metrics[0].timestamp_ms == 2000
     assert cache.hits == 0
 
 
@@ -148,8 +148,8 @@ def test_the_cache_is_bounded() -> None:
     cache = ShapeCache(max_shapes=4)
     for n in range(20):
         body = f"m{n} 1\n".encode()
-        cache.parse(body, _parse_in_full)
-        cache.parse(body, _parse_in_full)
+        cache.parse(body, parse_text_in_full)
+        cache.parse(body, parse_text_in_full)
     assert len(cache._shapes) <= 4
     assert len(cache._seen) <= 4
 
