@@ -16,27 +16,50 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from operator import itemgetter
 from sys import intern
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pushgate.core.errors import StoreOpenError
 from pushgate.core.model import METRIC_TYPES, GroupingKey, Labels, Metric, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
-
-def encode_key(key: GroupingKey) -> str:
-    # ASCII-escaped: the key is a TEXT column, and it must be valid UTF-8.
-    text = _KEYS.get(key)
-    if text is None:
-        if len(_KEYS) >= _JSON_MAX:
-            _KEYS.clear()
-        text = _KEYS[key] = json.dumps(key, separators=(",", ":"))
-    return text
+K = TypeVar("K")
 
 
-#: encode_key's memory: pushers write to the same groups again and again.
-_KEYS: dict[GroupingKey, str] = {}
+class _Memo(Generic[K]):
+    """Remembered JSON texts, bounded in count and size.
+
+    At most ``entries`` texts are kept (the memo empties when full) and none
+    longer than ``longest`` characters (those are made every time), so what
+    pushers send cannot make it grow past ``entries * longest``.
+    """
+
+    def __init__(self, make: Callable[[K], str], entries: int = 8192, longest: int = 512) -> None:
+        self._make = make
+        self._entries = entries
+        self._longest = longest
+        self._texts: dict[K, str] = {}
+
+    def __call__(self, key: K) -> str:
+        text = self._texts.get(key)
+        if text is None:
+            text = self._make(key)
+            if len(text) <= self._longest:
+                if len(self._texts) >= self._entries:
+                    self._texts.clear()
+                self._texts[key] = text
+        return text
+
+
+def _key_json(key: GroupingKey) -> str:
+    return json.dumps(key, separators=(",", ":"))
+
+
+#: ASCII-escaped: the key is a TEXT column, and it must be valid UTF-8.
+#: Remembered: pushers write to the same groups again and again.
+encode_key: Callable[[GroupingKey], str] = _Memo[GroupingKey](_key_json)
 
 
 def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
@@ -98,8 +121,6 @@ def encode_group(group: Group) -> bytes:
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _TYPE_JSON = {t: f",{_dumps(t)}," for t in METRIC_TYPES}
-_LABELS_JSON: dict[tuple[tuple[str, str], ...], str] = {}
-_LABELS_JSON_MAX = 8192
 
 
 _PLAIN = frozenset(("counter", "gauge", "untyped"))
@@ -121,7 +142,8 @@ def _special(v: float) -> str:
 #: see rules.sanitise); each entry keeps its tuples, which are compared
 #: before use, so a reused id can only cost a rebuild.
 _TEMPLATES: dict[tuple[int, ...], tuple[tuple[Labels, ...], str]] = {}
-_TEMPLATES_MAX = 1024
+_TEMPLATES_MAX = 256
+_TEMPLATE_LONGEST = 16 * 1024
 _LABELS = itemgetter(0)
 _VALUE = itemgetter(1)
 
@@ -136,10 +158,12 @@ def _plain_metrics_json(metrics: tuple[Metric, ...]) -> str:
     ids = tuple(map(id, labels))
     entry = _TEMPLATES.get(ids)
     if entry is None or entry[0] != labels:
-        if len(_TEMPLATES) >= _TEMPLATES_MAX:
-            _TEMPLATES.clear()
         template = ",".join(f"[{_labels_json(ls).replace('%', '%%')},%s]" for ls in labels)
-        entry = _TEMPLATES[ids] = (labels, template)
+        entry = (labels, template)
+        if len(template) <= _TEMPLATE_LONGEST:  # large families: made every time
+            if len(_TEMPLATES) >= _TEMPLATES_MAX:
+                _TEMPLATES.clear()
+            _TEMPLATES[ids] = entry
     values = tuple(map(_VALUE, metrics))
     # %s writes a float with repr(), which is json's format for finite values.
     if all(map(math.isfinite, values)):
@@ -148,26 +172,15 @@ def _plain_metrics_json(metrics: tuple[Metric, ...]) -> str:
 
 
 #: The JSON of grouping keys, family names and help texts, which repeat.
-_JSON: dict[object, str] = {}
-_JSON_MAX = 8192
+_cached_json: Callable[[GroupingKey | str | None], str] = _Memo[GroupingKey | str | None](_dumps)
 
 
-def _cached_json(value: GroupingKey | str | None) -> str:
-    text = _JSON.get(value)
-    if text is None:
-        if len(_JSON) >= _JSON_MAX:
-            _JSON.clear()
-        text = _JSON[value] = _dumps(value)
-    return text
+def _label_set_json(labels: Labels) -> str:
+    return _dumps(_flat(labels))
 
 
-def _labels_json(labels: tuple[tuple[str, str], ...]) -> str:
-    text = _LABELS_JSON.get(labels)
-    if text is None:
-        if len(_LABELS_JSON) >= _LABELS_JSON_MAX:
-            _LABELS_JSON.clear()
-        text = _LABELS_JSON[labels] = _dumps(_flat(labels))
-    return text
+#: The JSON of label sets (flat name, value lists).
+_labels_json: Callable[[Labels], str] = _Memo[Labels](_label_set_json)
 
 
 def _metric_json(family_type: str, m: Metric) -> str:

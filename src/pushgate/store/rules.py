@@ -114,7 +114,7 @@ def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
 #: sanitise()'s memory: grouping key -> body labels -> sanitised labels.
 _SANITISED: dict[GroupingKey, dict[Labels, Labels]] = {}
 _MEMO_KEYS = 64
-_MEMO_PER_KEY = 2048
+_MEMO_PER_KEY = 1024
 _new = tuple.__new__
 
 

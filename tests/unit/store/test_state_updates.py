@@ -97,3 +97,23 @@ def test_a_re_push_shows_its_new_values_at_the_next_read() -> None:
     state.replace_group(again.key, again)
     assert b'tests{instance="1",job="j",status="passed"} 42\n' in state.family_block("tests")
     assert b'latency_sum{instance="1",job="j"} 42\n' in state.family_block("latency")
+
+
+def test_sanitised_labels_depend_on_the_key_and_are_shared() -> None:
+    family = MetricFamily("m", "gauge", None, (Metric((("instance", "body"), ("a", "1")), 1.0),))
+    first = sanitise(family, (("job", "x"),))
+    second = sanitise(family, (("instance", "url"), ("job", "y")))
+    assert first.metrics[0].labels == (("a", "1"), ("instance", "body"), ("job", "x"))
+    assert second.metrics[0].labels == (("a", "1"), ("instance", "url"), ("job", "y"))
+    # The same label set under the same key is the very same tuple again.
+    assert sanitise(family, (("job", "x"),)).metrics[0].labels is first.metrics[0].labels
+
+
+def test_sanitise_remembers_a_bounded_number_of_label_sets() -> None:
+    from pushgate.store import rules
+
+    key = (("job", "bounded"),)
+    for i in range(3 * rules._MEMO_PER_KEY):
+        sanitise(MetricFamily("m", "gauge", None, (Metric((("i", str(i)),), 1.0),)), key)
+    assert len(rules._SANITISED) <= rules._MEMO_KEYS
+    assert all(len(memo) <= rules._MEMO_PER_KEY + 1 for memo in rules._SANITISED.values())
