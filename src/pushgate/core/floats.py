@@ -21,7 +21,14 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["format_float", "format_float_json", "parse_float"]
+__all__ = [
+    "DECIMAL_SYNTAX",
+    "VALUE_SYNTAX",
+    "format_float",
+    "format_float_json",
+    "go_uint64",
+    "parse_float",
+]
 
 _INF = math.inf
 
@@ -32,7 +39,12 @@ _INF = math.inf
 #: Written so that no two quantifiers compete for the same digits: matching
 #: stays linear in the length of the literal (``[0-9]+\.?[0-9]*`` is quadratic
 #: on a long run of digits followed by a bad character).
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+DECIMAL_SYNTAX = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_DECIMAL = re.compile(DECIMAL_SYNTAX)
+
+#: Every value the text parser accepts, as a regular expression: a decimal,
+#: ``NaN`` (unsigned) or an infinity, as :func:`parse_float` reads them.
+VALUE_SYNTAX = DECIMAL_SYNTAX + r"|[nN][aA][nN]|[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
 
 #: Go's special values: ``inf``/``infinity`` with an optional sign, ``nan``
 #: without one (``+NaN`` is a syntax error in Go), all case-insensitive.

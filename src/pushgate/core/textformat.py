@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Final, Literal, NoReturn
 
 from pushgate.core.errors import ParseError
-from pushgate.core.floats import format_float, go_uint64, parse_float
+from pushgate.core.floats import VALUE_SYNTAX, format_float, go_uint64, parse_float
 from pushgate.core.goquote import escape_rune, go_quote
 from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textshape import ShapeCache
@@ -60,8 +60,7 @@ _LABEL_PAIR = r'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
 _FAST_SAMPLE: Final = re.compile(
     r"([a-zA-Z_:][a-zA-Z0-9_:]*)"
     rf"(?:\{{((?:{_LABEL_PAIR}(?:,{_LABEL_PAIR})*,?)?)\}})?"
-    r" ([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-    r"|[nN][aA][nN]|[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+    rf" ({VALUE_SYNTAX})"
 )
 _FAST_PAIRS: Final = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
 

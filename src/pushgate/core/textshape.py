@@ -40,7 +40,7 @@ from operator import itemgetter
 from typing import Final, NamedTuple
 
 from pushgate.core.errors import ParseError
-from pushgate.core.floats import go_uint64
+from pushgate.core.floats import VALUE_SYNTAX, go_uint64
 from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 
 #: The last token of a line: a space, then anything but blanks and newlines,
@@ -48,10 +48,7 @@ from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 _LAST_TOKEN: Final = re.compile(rb" ([^ \t\n]+)(?=\n)")
 
 #: The value syntax of the parser's fast path (``textformat._FAST_SAMPLE``).
-_VALUE = (
-    rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-    rb"|[nN][aA][nN]|[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
-)
+_VALUE = VALUE_SYNTAX.encode()
 _VALUES: Final = re.compile(rb"(?:" + _VALUE + rb")(?: (?:" + _VALUE + rb"))*")
 #: Tokens made only of these characters are read by ``float()`` exactly when
 #: they match :data:`_VALUE` (a property test holds the two to that), so the
