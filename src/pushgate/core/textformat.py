@@ -793,20 +793,35 @@ def render_text(families: Iterable[MetricFamily]) -> bytes:
 
 
 _VALUE: Final = itemgetter(1)
+_NAME: Final = itemgetter(0)
 
 
-def metric_sort_key(metric: Metric) -> tuple[object, ...]:
+def metric_sort_key(metric: Metric) -> str:
     """client_golang's ``MetricSorter`` order for metrics of one family.
 
     Fewer label pairs first, then label values compared position by position
-    (labels must already be sorted by name). The label pairs themselves break the
-    remaining ties, so the order is total. Go compares strings bytewise, which
-    for valid UTF-8 is the same as Python's code-point order. Timestamps, Go's
-    last criterion, are not used: stored metrics never have one.
+    (labels must already be sorted by name). The label names break the
+    remaining ties (Go leaves them in any order), so the order is total for
+    distinct label sets. Go compares strings bytewise, which for valid UTF-8 is
+    the same as Python's code-point order. Timestamps, Go's last criterion,
+    are not used: stored metrics never have one.
 
-    One flat tuple ``(n, value_1, ..., value_n, labels)``: it orders exactly
-    as ``(n, (values...), labels)`` would (equal ``n`` means equally many
-    values), and the store keeps one per series, so a tuple less matters.
+    The key is one string that sorts as the tuple ``(n, values..., names...)``
+    would: ``chr(n)``, then the values and the names joined by ``"\x00\x01"``,
+    with a NUL inside a value written ``"\x00\x02"``, so that a value sorts
+    before any longer value it starts (the separator is lower than anything
+    that can follow it). A string rather than a tuple: its hash is computed
+    once and cached, so the store's index looks lines up without re-hashing
+    nested tuples, compares keys with ``memcmp`` when it sorts, and keeps one
+    object per series instead of two.
     """
     labels = metric.labels
-    return (len(labels), *map(_VALUE, labels), labels)
+    values = list(map(_VALUE, labels))
+    if "\x00" in "".join(values):
+        values = [value.replace("\x00", "\x00\x02") for value in values]
+    return (
+        chr(len(labels)) + _SORT_SEP.join(values) + _SORT_SEP + _SORT_SEP.join(map(_NAME, labels))
+    )
+
+
+_SORT_SEP: Final = "\x00\x01"

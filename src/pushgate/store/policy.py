@@ -29,7 +29,7 @@ from pushgate.store.retention import RetentionIndex, RetentionPolicy
 from pushgate.store.state import State
 
 Removal = Literal["expired", "retention"]
-_SortKey = tuple[object, ...]
+_SortKey = str
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,10 @@ class _FamilyLines:
     """All series of one family name across groups, in exposition order."""
 
     type: MetricType
-    lines: SortedDict = field(default_factory=SortedDict)  # (sort key, group key) -> bytes
+    #: sort key (textformat.metric_sort_key) -> the rendered lines of one
+    #: metric. Sort keys are unique within a family because series are: the
+    #: consistency check never lets two groups expose the same series.
+    lines: SortedDict = field(default_factory=SortedDict)
     #: group key -> that group's stored family, for its last push time and its
     #: help: the most recently pushed help wins (1.5.1 picks one at random per
     #: scrape). The stored family itself, so an entry costs no new objects.
@@ -43,7 +46,7 @@ class _FamilyLines:
     #: Keyed by the Metric's own labels tuple, so an entry costs no new tuple.
     owners: dict[Labels, GroupingKey] = field(default_factory=dict)
     #: group key -> the keys of that group's lines in ``lines``, in metric order.
-    keys: dict[GroupingKey, list[tuple[object, GroupingKey]]] = field(default_factory=dict)
+    keys: dict[GroupingKey, list[str]] = field(default_factory=dict)
     block: bytes | None = None
     block_gz: bytes | None = None
     #: Groups loaded at start-up whose lines are not rendered yet (see
@@ -54,7 +57,7 @@ class _FamilyLines:
     #: families when the lines are next needed (a scrape), not on every push.
     stale: dict[GroupingKey, StoredFamily] = field(default_factory=dict)
     #: Lines rendered from ``pending`` so far, sorted into ``lines`` at the end.
-    staged: list[tuple[tuple[object, GroupingKey], bytes]] = field(default_factory=list)
+    staged: list[tuple[str, bytes]] = field(default_factory=list)
 
     def help(self) -> str | None:
         best: StoredFamily | None = None
@@ -144,13 +147,15 @@ class State:
             body = [render_metric(name, lines.type, m) for m in extra]
             merged = sorted(
                 [(metric_sort_key(m), b) for m, b in zip(extra, body, strict=True)]
-                + [(k[0], v) for k, v in lines.lines.items()],
+                + list(lines.lines.items()),
                 key=lambda kv: kv[0],
             )
             return render_family_header(name, lines.type, help_) + b"".join(v for _, v in merged)
         if lines.block is None:
+            # Values by key lookups in C (the view's iterator is Python code).
+            mapping = lines.lines
             lines.block = render_family_header(name, lines.type, lines.help()) + b"".join(
-                lines.lines.values()
+                map(mapping.__getitem__, mapping)
             )
         return lines.block
 
@@ -238,9 +243,8 @@ class State:
 
     def _stage(self, lines: _FamilyLines, key: GroupingKey, stored: StoredFamily) -> int:
         family = stored.family
-        line_keys: list[tuple[object, GroupingKey]] = []
-        for metric, (sort_key, text) in zip(family.metrics, self._render(family), strict=True):
-            line_key = (sort_key, key)
+        line_keys: list[str] = []
+        for metric, (line_key, text) in zip(family.metrics, self._render(family), strict=True):
             lines.staged.append((line_key, text))
             line_keys.append(line_key)
             lines.owners[metric.labels] = key
@@ -263,7 +267,7 @@ class State:
         old_families: Mapping[str, StoredFamily] = old.families if old is not None else {}
         new_families: Mapping[str, StoredFamily] = new.families if new is not None else {}
         # Render first: if rendering fails, nothing has been changed yet.
-        added: list[tuple[StoredFamily, list[tuple[tuple[object, ...], bytes]]]] = []
+        added: list[tuple[StoredFamily, list[tuple[str, bytes]]]] = []
         updated: list[StoredFamily] = []
         for name, stored in new_families.items():
             previous = old_families.get(name)
@@ -326,7 +330,7 @@ class State:
         lines.stale.clear()
 
     @staticmethod
-    def _render(family: MetricFamily) -> list[tuple[tuple[object, ...], bytes]]:
+    def _render(family: MetricFamily) -> list[tuple[str, bytes]]:
         return [
             (metric_sort_key(m), render_metric(family.name, family.type, m)) for m in family.metrics
         ]
@@ -335,7 +339,7 @@ class State:
         self,
         key: GroupingKey,
         stored: StoredFamily,
-        rendered: list[tuple[tuple[object, ...], bytes]],
+        rendered: list[tuple[str, bytes]],
     ) -> None:
         family = stored.family
         if not family.metrics:
@@ -352,9 +356,8 @@ class State:
             lines.type = family.type
         lines.helps[key] = stored
         lines.block = lines.block_gz = None
-        line_keys: list[tuple[object, GroupingKey]] = []
-        for metric, (sort_key, text) in zip(family.metrics, rendered, strict=True):
-            line_key = (sort_key, key)
+        line_keys: list[str] = []
+        for metric, (line_key, text) in zip(family.metrics, rendered, strict=True):
             lines.lines[line_key] = text
             line_keys.append(line_key)
             lines.owners[metric.labels] = key

@@ -279,6 +279,35 @@ def test_metric_sort_key_orders_by_size_then_values(metrics: list[Metric]) -> No
             assert [v for _, v in a.labels] <= [v for _, v in b.labels]
 
 
+# Values built from characters around the key's separator, so that prefixes,
+# NULs and the separator's own characters meet.
+_tricky_values = st.text(st.sampled_from("\x00\x01\x02ab"), max_size=4)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.lists(st.tuples(label_names, _tricky_values), max_size=3, unique_by=lambda p: p[0]).map(
+            lambda pairs: tuple(sorted(pairs))
+        ),
+        min_size=2,
+        max_size=6,
+    )
+)
+def test_metric_sort_key_orders_as_the_tuple_of_size_values_and_names(
+    label_sets: list[tuple[tuple[str, str], ...]],
+) -> None:
+    def reference(labels: tuple[tuple[str, str], ...]) -> tuple[object, ...]:
+        return (len(labels), tuple(v for _, v in labels), tuple(n for n, _ in labels))
+
+    metrics = [Metric(labels) for labels in label_sets]
+    for a, b in itertools.combinations(metrics, 2):
+        ka, kb = metric_sort_key(a), metric_sort_key(b)
+        ra, rb = reference(a.labels), reference(b.labels)
+        assert (ka < kb) == (ra < rb)
+        assert (ka == kb) == (ra == rb)
+
+
 # Label values the fast path can take (no quote, backslash or newline), rich in
 # the characters its pair splitting must not confuse.
 plain_values = st.text(st.sampled_from("=,{} aé"), max_size=6)
