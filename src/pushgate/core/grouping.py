@@ -151,8 +151,24 @@ def parse_grouping_key(job: str, job_base64: bool, label_string: str) -> Groupin
     The checks run in the gateway's order and the first failure wins:
     job decoding, label splitting, then the empty job. A ``job`` pair in the
     label part is overridden by the job segment. Raises
-    :class:`GroupingKeyError`.
+    :class:`GroupingKeyError`. Keys are remembered (a bounded memo of the
+    successful ones): pushers address the same groups again and again.
     """
+    request = (job, job_base64, label_string)
+    key = _KEYS.get(request)
+    if key is None:
+        key = _parse_grouping_key(job, job_base64, label_string)
+        if len(job) + len(label_string) <= 512:
+            if len(_KEYS) >= 4096:
+                _KEYS.clear()
+            _KEYS[request] = key
+    return key
+
+
+_KEYS: dict[tuple[str, bool, str], GroupingKey] = {}
+
+
+def _parse_grouping_key(job: str, job_base64: bool, label_string: str) -> GroupingKey:
     if job_base64:
         decoded, error_at = _decode_base64(_to_bytes(job))
         if error_at is not None:

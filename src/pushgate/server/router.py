@@ -50,6 +50,11 @@ class Route:
     prefixed: bool = True
 
 
+#: Router.resolve's memo: how many answers, for targets of at most how many characters.
+_MEMO_ENTRIES = 4096
+_MEMO_LONGEST = 512
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """The route ``name`` matched; ``params`` holds its decoded wildcards."""
@@ -514,6 +519,7 @@ class Router:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"route prefix must be empty or /name, got {prefix!r}")
         self._mount = (prefix + API_MOUNT).encode("ascii")
+        self._memo: dict[tuple[str, str, str], Resolution] = {}
         self._main = _MethodTrees()
         self._api = _MethodTrees()
         for route in routes:
@@ -531,7 +537,23 @@ class Router:
         ``raw_path`` is the request path as sent (still percent-encoded);
         ``raw_query`` is the query string without ``?`` (``""``: none; Go's
         echo of a bare trailing ``?`` in some redirects is not reproduced).
+
+        Answers are remembered (a bounded memo): pushers address the same
+        groups again and again. Resolutions are frozen; their ``params`` are
+        shared between requests and must be treated as read-only.
         """
+        request = (method, raw_path, raw_query)
+        known = self._memo.get(request)
+        if known is not None:
+            return known
+        resolution = self._resolve(method, raw_path, raw_query)
+        if len(raw_path) + len(raw_query) <= _MEMO_LONGEST:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[request] = resolution
+        return resolution
+
+    def _resolve(self, method: str, raw_path: str, raw_query: str) -> Resolution:
         if raw_path == "*":
             # Go answers "OPTIONS *" itself (200, no Allow) and refuses the
             # asterisk form for any other method.

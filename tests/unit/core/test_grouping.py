@@ -352,3 +352,11 @@ def test_render_refuses_keys_the_gateway_refuses(key: dict[str, str], message: s
     with pytest.raises(GroupingKeyError) as info:
         render_grouping_path(key)
     assert str(info.value) == message
+
+
+def test_keys_are_remembered_but_errors_are_raised_every_time() -> None:
+    first = parse_grouping_key("a", False, "/instance/b")
+    assert parse_grouping_key("a", False, "/instance/b") is first
+    for _ in range(2):
+        with pytest.raises(GroupingKeyError):
+            parse_grouping_key("", False, "/instance/b")

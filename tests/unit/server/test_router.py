@@ -384,3 +384,21 @@ def test_rendered_paths_route_back_to_the_key(key: GroupingKey, prefix: str, met
     assert isinstance(got, Match), got
     job_base64 = path.startswith(f"{prefix}/metrics/job@base64/")
     assert parse_grouping_key(got.params["job"], job_base64, got.params.get("labels", "")) == key
+
+
+def test_answers_are_remembered_and_the_memo_is_bounded() -> None:
+    from pushgate.server import router as router_module
+
+    router = Router(gateway_routes())
+    first = router.resolve("PUT", "/metrics/job/a/instance/b", "")
+    assert isinstance(first, Match) and first.params["job"] == "a"
+    assert router.resolve("PUT", "/metrics/job/a/instance/b", "") is first
+    # Another method or query is another request.
+    assert router.resolve("DELETE", "/metrics/job/a/instance/b", "") is not first
+    for i in range(router_module._MEMO_ENTRIES + 10):
+        router.resolve("PUT", f"/metrics/job/j{i}", "")
+    assert len(router._memo) <= router_module._MEMO_ENTRIES
+    # Long targets are answered but not kept.
+    long_path = "/metrics/job/" + "x" * router_module._MEMO_LONGEST
+    assert isinstance(router.resolve("PUT", long_path, ""), Match)
+    assert ("PUT", long_path, "") not in router._memo
