@@ -14,6 +14,8 @@ from typing import Literal, NamedTuple
 
 MetricType = Literal["counter", "gauge", "summary", "histogram", "untyped"]
 METRIC_TYPES: tuple[MetricType, ...] = ("counter", "gauge", "summary", "histogram", "untyped")
+#: The types whose metrics are one sample each (a value, no quantiles/buckets).
+PLAIN_TYPES: frozenset[MetricType] = frozenset(("counter", "gauge", "untyped"))
 
 #: Label pairs of one series. Parsers keep the order of the input; the store
 #: sanitises them (grouping labels applied, ``instance`` added) and sorts them

@@ -22,7 +22,7 @@ from sys import intern
 from typing import Any, Generic, TypeVar
 
 from pushgate.core.errors import StoreOpenError
-from pushgate.core.model import METRIC_TYPES, GroupingKey, Labels, Metric, MetricFamily
+from pushgate.core.model import METRIC_TYPES, PLAIN_TYPES, GroupingKey, Labels, Metric, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
 K = TypeVar("K")
@@ -104,7 +104,7 @@ def encode_group(group: Group) -> bytes:
         out.append(",")
         out.append(_number(s.last_push))
         out.append(",[")
-        if family.type in _PLAIN:
+        if family.type in PLAIN_TYPES:
             out.append(_plain_metrics_json(family.metrics))
         else:
             out.append(",".join([_metric_json(family.type, m) for m in family.metrics]))
@@ -121,9 +121,6 @@ def encode_group(group: Group) -> bytes:
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _TYPE_JSON = {t: f",{_dumps(t)}," for t in METRIC_TYPES}
-
-
-_PLAIN = frozenset(("counter", "gauge", "untyped"))
 
 
 def _number(v: float | int) -> str:

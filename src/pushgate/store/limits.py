@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from pushgate.core.errors import LimitError
-from pushgate.core.model import GroupingKey, MetricFamily
+from pushgate.core.model import PLAIN_TYPES, GroupingKey, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
 _BOUND = itemgetter(0)
-_ONE_SAMPLE_PER_METRIC = frozenset(("counter", "gauge", "untyped"))
 
 
 def family_samples(family: MetricFamily) -> int:
@@ -83,7 +82,7 @@ class SeriesUsage:
                 continue
             if (
                 previous is not None
-                and stored.family.type in _ONE_SAMPLE_PER_METRIC
+                and stored.family.type in PLAIN_TYPES
                 and previous.family.type == stored.family.type
             ):
                 # A re-push of a plain family: one sample per metric.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from sortedcontainers import SortedDict, SortedList
 
 from pushgate.core.floats import format_float
-from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
+from pushgate.core.model import PLAIN_TYPES, GroupingKey, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
 from pushgate.store.rules import same_series
@@ -70,9 +70,6 @@ class _FamilyLines:
 def gzip_member(data: bytes) -> bytes:
     """One gzip member of ``data`` (level 1: scrapes favour speed over size)."""
     return gzip.compress(data, compresslevel=1, mtime=0)
-
-
-_SIMPLE_TYPES = frozenset(("counter", "gauge", "untyped"))
 
 
 #: Told of every change: the key, the previous group and the new one (None: deleted).
@@ -318,7 +315,7 @@ class State:
         for key, stored in lines.stale.items():
             family = stored.family
             line_keys = lines.keys[key]
-            if family.type not in _SIMPLE_TYPES:
+            if family.type not in PLAIN_TYPES:
                 # Several lines per metric: rendered afresh (same sort keys).
                 for line_key, metric in zip(line_keys, family.metrics, strict=True):
                     set_value(mapping, line_key, render_metric(family.name, family.type, metric))
