@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from pushgate.core.errors import GroupingKeyError
 from pushgate.core.goquote import go_quote
+from pushgate.core.memo import BoundedMemo
 from pushgate.core.model import GroupingKey, grouping_key_from_mapping
 from pushgate.core.names import is_reserved_label_name, is_valid_label_name
 
@@ -154,18 +155,7 @@ def parse_grouping_key(job: str, job_base64: bool, label_string: str) -> Groupin
     :class:`GroupingKeyError`. Keys are remembered (a bounded memo of the
     successful ones): pushers address the same groups again and again.
     """
-    request = (job, job_base64, label_string)
-    key = _KEYS.get(request)
-    if key is None:
-        key = _parse_grouping_key(job, job_base64, label_string)
-        if len(job) + len(label_string) <= 512:
-            if len(_KEYS) >= 4096:
-                _KEYS.clear()
-            _KEYS[request] = key
-    return key
-
-
-_KEYS: dict[tuple[str, bool, str], GroupingKey] = {}
+    return _remembered_keys((job, job_base64, label_string))
 
 
 def _parse_grouping_key(job: str, job_base64: bool, label_string: str) -> GroupingKey:
@@ -225,3 +215,10 @@ def render_grouping_path(key: GroupingKey | Mapping[str, str]) -> str:
             raise GroupingKeyError(f"improper label name {go_quote(name)}")
         parts.append(_render_pair(name, labels[name]))
     return "".join(parts)
+
+
+_remembered_keys: BoundedMemo[tuple[str, bool, str], GroupingKey] = BoundedMemo(
+    lambda request: _parse_grouping_key(*request),
+    entries=4096,
+    keep=lambda request, _: len(request[0]) + len(request[2]) <= 512,
+)

@@ -30,6 +30,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pushgate.core.memo import BoundedMemo
+
 #: Where 1.5.1 mounts its JSON API router (below the route prefix).
 API_MOUNT = "/api/v1"
 
@@ -519,7 +521,11 @@ class Router:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"route prefix must be empty or /name, got {prefix!r}")
         self._mount = (prefix + API_MOUNT).encode("ascii")
-        self._memo: dict[tuple[str, str, str], Resolution] = {}
+        self._memo: BoundedMemo[tuple[str, str, str], Resolution] = BoundedMemo(
+            lambda request: self._resolve(*request),
+            entries=_MEMO_ENTRIES,
+            keep=lambda request, _: len(request[1]) + len(request[2]) <= _MEMO_LONGEST,
+        )
         self._main = _MethodTrees()
         self._api = _MethodTrees()
         for route in routes:
@@ -542,16 +548,7 @@ class Router:
         groups again and again. Resolutions are frozen; their ``params`` are
         shared between requests and must be treated as read-only.
         """
-        request = (method, raw_path, raw_query)
-        known = self._memo.get(request)
-        if known is not None:
-            return known
-        resolution = self._resolve(method, raw_path, raw_query)
-        if len(raw_path) + len(raw_query) <= _MEMO_LONGEST:
-            if len(self._memo) >= _MEMO_ENTRIES:
-                self._memo.clear()
-            self._memo[request] = resolution
-        return resolution
+        return self._memo((method, raw_path, raw_query))
 
     def _resolve(self, method: str, raw_path: str, raw_query: str) -> Resolution:
         if raw_path == "*":

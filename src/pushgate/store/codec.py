@@ -19,38 +19,17 @@ import math
 from collections.abc import Callable
 from operator import itemgetter
 from sys import intern
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pushgate.core.errors import StoreOpenError
+from pushgate.core.memo import BoundedMemo
 from pushgate.core.model import METRIC_TYPES, PLAIN_TYPES, GroupingKey, Labels, Metric, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
-K = TypeVar("K")
 
-
-class _Memo(Generic[K]):
-    """Remembered JSON texts, bounded in count and size.
-
-    At most ``entries`` texts are kept (the memo empties when full) and none
-    longer than ``longest`` characters (those are made every time), so what
-    pushers send cannot make it grow past ``entries * longest``.
-    """
-
-    def __init__(self, make: Callable[[K], str], entries: int = 8192, longest: int = 512) -> None:
-        self._make = make
-        self._entries = entries
-        self._longest = longest
-        self._texts: dict[K, str] = {}
-
-    def __call__(self, key: K) -> str:
-        text = self._texts.get(key)
-        if text is None:
-            text = self._make(key)
-            if len(text) <= self._longest:
-                if len(self._texts) >= self._entries:
-                    self._texts.clear()
-                self._texts[key] = text
-        return text
+def _short(_: object, text: str) -> bool:
+    """Whether a JSON text is small enough to remember (see core/memo.py)."""
+    return len(text) <= 512
 
 
 def _key_json(key: GroupingKey) -> str:
@@ -59,7 +38,7 @@ def _key_json(key: GroupingKey) -> str:
 
 #: ASCII-escaped: the key is a TEXT column, and it must be valid UTF-8.
 #: Remembered: pushers write to the same groups again and again.
-encode_key: Callable[[GroupingKey], str] = _Memo[GroupingKey](_key_json)
+encode_key: Callable[[GroupingKey], str] = BoundedMemo(_key_json, keep=_short)
 
 
 def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
@@ -169,7 +148,7 @@ def _plain_metrics_json(metrics: tuple[Metric, ...]) -> str:
 
 
 #: The JSON of grouping keys, family names and help texts, which repeat.
-_cached_json: Callable[[GroupingKey | str | None], str] = _Memo[GroupingKey | str | None](_dumps)
+_cached_json: Callable[[GroupingKey | str | None], str] = BoundedMemo(_dumps, keep=_short)
 
 
 def _label_set_json(labels: Labels) -> str:
@@ -177,7 +156,7 @@ def _label_set_json(labels: Labels) -> str:
 
 
 #: The JSON of label sets (flat name, value lists).
-_labels_json: Callable[[Labels], str] = _Memo[Labels](_label_set_json)
+_labels_json: Callable[[Labels], str] = BoundedMemo(_label_set_json, keep=_short)
 
 
 def _metric_json(family_type: str, m: Metric) -> str:

@@ -397,8 +397,8 @@ def test_answers_are_remembered_and_the_memo_is_bounded() -> None:
     assert router.resolve("DELETE", "/metrics/job/a/instance/b", "") is not first
     for i in range(router_module._MEMO_ENTRIES + 10):
         router.resolve("PUT", f"/metrics/job/j{i}", "")
-    assert len(router._memo) <= router_module._MEMO_ENTRIES
+    assert len(router._memo.values) <= router_module._MEMO_ENTRIES
     # Long targets are answered but not kept.
     long_path = "/metrics/job/" + "x" * router_module._MEMO_LONGEST
     assert isinstance(router.resolve("PUT", long_path, ""), Match)
-    assert ("PUT", long_path, "") not in router._memo
+    assert ("PUT", long_path, "") not in router._memo.values

@@ -91,23 +91,3 @@ def test_special_numbers_and_invalid_utf8_help() -> None:
     assert data == _reference(group)
     assert b"\x80" in data  # the raw byte, as pushed
     assert repr(decode_group(data, "test")) == repr(group)
-
-
-def test_remembered_json_is_bounded_in_count_and_size() -> None:
-    from pushgate.store.codec import _Memo
-
-    made: list[str] = []
-
-    def make(key: str) -> str:
-        made.append(key)
-        return key * 2
-
-    memo = _Memo[str](make, entries=3, longest=10)
-    assert memo("ab") == "abab" and memo("ab") == "abab"
-    assert made == ["ab"]  # the second call was remembered
-    long_key = "x" * 20
-    assert memo(long_key) == long_key * 2 and memo(long_key) == long_key * 2
-    assert made.count(long_key) == 2  # too long to keep: made each time
-    for key in "cdefg":
-        memo(key)
-    assert len(memo._texts) <= 3
