@@ -49,6 +49,14 @@ class _FamilyLines:
     keys: dict[GroupingKey, list[str]] = field(default_factory=dict)
     block: bytes | None = None
     block_gz: bytes | None = None
+    #: The gzip body is made of members of about 1,000 lines each, so that a
+    #: change recompresses only the chunks it touched. A chunk starts at the
+    #: family's first line and at every line whose key is a chunk start (see
+    #: _starts_chunk: chosen by the key, so chunks stay put while values
+    #: change); ``bounds`` holds those keys, ``chunks_gz`` the members still
+    #: valid, by first key ("" for the first chunk).
+    bounds: SortedList = field(default_factory=SortedList)
+    chunks_gz: dict[str, bytes] = field(default_factory=dict)
     #: Groups loaded at start-up whose lines are not rendered yet (see
     #: State.load); rendered on first use or by the warm-up after start.
     pending: list[tuple[GroupingKey, StoredFamily]] | None = None
@@ -70,6 +78,24 @@ class _FamilyLines:
 def gzip_member(data: bytes) -> bytes:
     """One gzip member of ``data`` (level 1: scrapes favour speed over size)."""
     return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+#: One line key in about this many starts a chunk of the gzip body.
+CHUNK_LINES = 1024
+
+
+def _starts_chunk(line_key: str) -> bool:
+    """Whether a line starts a chunk of its family's gzip body (about one in
+    :data:`CHUNK_LINES`; a string's hash is fixed within a process, and
+    chunks are never stored)."""
+    return hash(line_key) % CHUNK_LINES == 0
+
+
+def _chunk_changed(lines: _FamilyLines, line_key: str) -> None:
+    """Drop the gzip member of the chunk that holds (or would hold) ``line_key``."""
+    bounds = lines.bounds
+    i = bounds.bisect_right(line_key)
+    lines.chunks_gz.pop(bounds[i - 1] if i else "", None)
 
 
 #: Told of every change: the key, the previous group and the new one (None: deleted).
@@ -157,10 +183,24 @@ class State:
         return lines.block
 
     def family_block_gz(self, name: str) -> bytes:
-        """:meth:`family_block` as one gzip member, cached until the family changes."""
-        lines = self._families[name]
+        """:meth:`family_block`, gzip-compressed: a member for the header and
+        one per chunk of lines, each compressed again only when it changed."""
+        lines = self._ready(name)
+        if lines.stale:
+            self._refresh(lines)
         if lines.block_gz is None:
-            lines.block_gz = gzip_member(self.family_block(name))
+            mapping = lines.lines
+            starts = ["", *lines.bounds]
+            members = [gzip_member(render_family_header(name, lines.type, lines.help()))]
+            for i, start in enumerate(starts):
+                member = lines.chunks_gz.get(start)
+                if member is None:
+                    end = starts[i + 1] if i + 1 < len(starts) else None
+                    keys = mapping.irange(start, end, inclusive=(True, False))
+                    text = b"".join(map(mapping.__getitem__, keys))
+                    member = lines.chunks_gz[start] = gzip_member(text) if text else b""
+                members.append(member)
+            lines.block_gz = b"".join(members)
         return lines.block_gz
 
     def merged_family(self, name: str) -> MetricFamily:
@@ -254,6 +294,8 @@ class State:
         lines.staged = []
         lines.pending = None
         lines.block = lines.block_gz = None
+        lines.bounds = SortedList(filter(_starts_chunk, lines.lines))
+        lines.chunks_gz = {}
 
     # -- the one mutation --------------------------------------------------------
     def replace_group(self, key: GroupingKey, new: Group | None) -> Group | None:
@@ -315,6 +357,8 @@ class State:
         for key, stored in lines.stale.items():
             family = stored.family
             line_keys = lines.keys[key]
+            for line_key in line_keys:
+                _chunk_changed(lines, line_key)
             if family.type not in PLAIN_TYPES:
                 # Several lines per metric: rendered afresh (same sort keys).
                 for line_key, metric in zip(line_keys, family.metrics, strict=True):
@@ -355,6 +399,9 @@ class State:
         lines.block = lines.block_gz = None
         line_keys: list[str] = []
         for metric, (line_key, text) in zip(family.metrics, rendered, strict=True):
+            _chunk_changed(lines, line_key)
+            if _starts_chunk(line_key):
+                lines.bounds.add(line_key)
             lines.lines[line_key] = text
             line_keys.append(line_key)
             lines.owners[metric.labels] = key
@@ -371,6 +418,10 @@ class State:
         lines.block = lines.block_gz = None
         for line_key in lines.keys.pop(key, ()):
             lines.lines.pop(line_key, None)
+            if _starts_chunk(line_key):
+                lines.bounds.discard(line_key)
+                lines.chunks_gz.pop(line_key, None)
+            _chunk_changed(lines, line_key)
         for metric in family.metrics:
             if lines.owners.get(metric.labels) == key:
                 del lines.owners[metric.labels]

@@ -7,6 +7,8 @@ final groups.
 
 from __future__ import annotations
 
+import gzip
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +52,12 @@ def group(instance: str, value: float, shape: int, pushed_at: float = 1.0) -> Gr
 
 
 def blocks(state: State) -> dict[str, bytes]:
-    return {name: state.family_block(name) for name in state.family_names()}
+    """Each family's block; its gzip form must always decompress to it."""
+    out = {}
+    for name in state.family_names():
+        out[name] = state.family_block(name)
+        assert gzip.decompress(state.family_block_gz(name)) == out[name], name
+    return out
 
 
 steps = st.lists(
@@ -117,3 +124,51 @@ def test_sanitise_remembers_a_bounded_number_of_label_sets() -> None:
         sanitise(MetricFamily("m", "gauge", None, (Metric((("i", str(i)),), 1.0),)), key)
     assert len(rules._SANITISED) <= rules._MEMO_KEYS
     assert all(len(memo) <= rules._MEMO_PER_KEY + 1 for memo in rules._SANITISED.values())
+
+
+def test_gzip_chunks_follow_many_changes_in_a_large_family() -> None:
+    """Enough series for many chunks; pushes, replacements and deletions in
+    between gzip reads must leave the gzip body equal to the text."""
+    from pushgate.store import state as state_module
+
+    state = State()
+    groups = 300  # 3 series each: ~900 lines, several chunks with small chunks
+    original = state_module.CHUNK_LINES
+    state_module.CHUNK_LINES = 16
+    try:
+        for i in range(groups):
+            g = group(str(i), float(i), 2, float(i))
+            state.replace_group(g.key, g)
+        blocks(state)
+        assert len(state._families["tests"].bounds) > 5
+        for step in range(groups, 3 * groups, 7):
+            i = step % groups
+            key: GroupingKey = (("instance", str(i)), ("job", "j"))
+            if step % 3 == 0:
+                state.replace_group(key, None)
+            else:
+                g = group(str(i), float(step), step % 5, float(step))
+                state.replace_group(key, g)
+            if step % 4 == 0:
+                blocks(state)
+        blocks(state)
+    finally:
+        state_module.CHUNK_LINES = original
+
+
+def test_gzip_chunks_of_a_loaded_state() -> None:
+    from pushgate.store import state as state_module
+
+    original = state_module.CHUNK_LINES
+    state_module.CHUNK_LINES = 16
+    try:
+        loaded = State()
+        loaded.load([group(str(i), float(i), 2, float(i)) for i in range(200)])
+        blocks(loaded)
+        assert len(loaded._families["tests"].bounds) > 5
+        for i in range(0, 200, 9):
+            g = group(str(i), 1000.0 + i, 2, 1000.0 + i)  # same series: updated in place
+            loaded.replace_group(g.key, g)
+        blocks(loaded)
+    finally:
+        state_module.CHUNK_LINES = original
