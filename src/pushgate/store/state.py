@@ -7,8 +7,12 @@ one mutation, :meth:`State.replace_group`:
   owning group) that makes the push-time check incremental;
 * per family name, the rendered text lines of every series across all groups,
   kept sorted in the exposition order (client_golang's metric order), so a
-  scrape only re-joins the families that changed since the last scrape;
-* the exposition body of the pushed families, cached between changes.
+  scrape only re-joins the families that changed since the last scrape; a
+  re-push of the same series only marks its lines stale, and they are
+  rendered when next read;
+* the exposition body of the pushed families, cached between changes, and
+  its gzip form in members per chunk of lines, so that a change compresses
+  again only the chunks it touched.
 
 Undoing a change is replacing the group by its previous value, which is how
 the store rolls back a batch whose commit failed.
