@@ -86,7 +86,7 @@ def encode_group(group: Group) -> bytes:
         if family.type in PLAIN_TYPES:
             out.append(_plain_metrics_json(family.metrics))
         else:
-            out.append(",".join([_metric_json(family.type, m) for m in family.metrics]))
+            out.append(",".join([_aggregate_json(family.type, m) for m in family.metrics]))
         out.append("]]")
     out.append("]")
     if group.ttl is not None:
@@ -159,13 +159,12 @@ def _label_set_json(labels: Labels) -> str:
 _labels_json: Callable[[Labels], str] = BoundedMemo(_label_set_json, keep=_short)
 
 
-def _metric_json(family_type: str, m: Metric) -> str:
+def _aggregate_json(family_type: str, m: Metric) -> str:
+    """The JSON of a summary's or histogram's metric (plain ones: above)."""
+    pairs = m.quantiles if family_type == "summary" else m.buckets
+    points = ",".join(f"[{_number(a)},{_number(b)}]" for a, b in pairs)
     labels = _labels_json(m.labels)
-    if family_type == "summary" or family_type == "histogram":
-        pairs = m.quantiles if family_type == "summary" else m.buckets
-        points = ",".join(f"[{_number(a)},{_number(b)}]" for a, b in pairs)
-        return f"[{labels},{_number(m.sample_count)},{_number(m.sample_sum)},[{points}]]"
-    return f"[{labels},{_number(m.value)}]"
+    return f"[{labels},{_number(m.sample_count)},{_number(m.sample_sum)},[{points}]]"
 
 
 def _decode_metric(

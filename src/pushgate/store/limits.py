@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from pushgate.core.errors import LimitError
-from pushgate.core.model import PLAIN_TYPES, GroupingKey, MetricFamily
+from pushgate.core.model import GroupingKey, MetricFamily
 from pushgate.store.contract import Group, StoredFamily
 
 _BOUND = itemgetter(0)
@@ -77,22 +77,10 @@ class SeriesUsage:
     def _delta(old: Mapping[str, StoredFamily], new: Mapping[str, StoredFamily]) -> int:
         delta = 0
         for name, stored in new.items():
-            previous = old.get(name)
-            if previous is stored:
-                continue
-            if (
-                previous is not None
-                and stored.family.type in PLAIN_TYPES
-                and previous.family.type == stored.family.type
-            ):
-                # A re-push of a plain family: one sample per metric.
-                delta += len(stored.family.metrics) - len(previous.family.metrics)
-                continue
-            delta += family_samples(stored.family)
-            if previous is not None:
-                delta -= family_samples(previous.family)
+            if old.get(name) is not stored:
+                delta += family_samples(stored.family)
         for name, stored in old.items():
-            if name not in new:
+            if new.get(name) is not stored:
                 delta -= family_samples(stored.family)
         return delta
 
