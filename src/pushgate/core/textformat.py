@@ -41,6 +41,7 @@ __all__ = [
     "parse_text",
     "parse_text_in_full",
     "render_family_header",
+    "render_label_block",
     "render_metric",
     "render_text",
 ]
@@ -710,6 +711,13 @@ def _family_header_text(name: str, type: MetricType, help: str | None) -> str:
     if help is None:
         return f"# TYPE {name} {type}\n"
     return f"# HELP {name} {_escape_help(help)}\n# TYPE {name} {type}\n"
+
+
+def render_label_block(labels: Labels) -> str:
+    """``{name="value",...}`` with values escaped; ``""`` for no labels."""
+    if not labels:
+        return ""
+    return "{" + ",".join([f'{k}="{_escape_label_value(v)}"' for k, v in labels]) + "}"
 
 
 def _metric_text(name: str, type: MetricType, metric: Metric) -> str:

@@ -4,6 +4,11 @@ One compact JSON document per group: ``{"k": [[name, value], ...], "f": [...]}``
 where each family is ``[name, type, help, last_push, metrics]`` and each
 metric is ``[flat labels, value]`` (counter, gauge, untyped) or
 ``[flat labels, count, sum, pairs]`` (summary quantiles / histogram buckets).
+A family the state holds as its exposition lines (see
+:mod:`pushgate.store.stored`) is written as those lines instead of the
+metrics list: ``[name, type, help, last_push, lines]``, plus the order of
+the pushed metrics when it differs from the exposition order
+(``[..., lines, order]``); pushgates older than this form cannot read it.
 JSON keeps the file inspectable with the ``sqlite3`` shell; NaN and
 infinities use Python's JSON extensions, which round-trip exactly.
 
@@ -74,14 +79,23 @@ def encode_group(group: Group) -> bytes:
     out = ['{"k":', _cached_json(group.key), ',"f":[']
     first = True
     for s in group.families.values():
-        family = s.family
         out.append("[" if first else ",[")
         first = False
-        out.append(_cached_json(family.name))
-        out.append(_TYPE_JSON[family.type])
-        out.append(_cached_json(family.help))
+        out.append(_cached_json(s.name))
+        out.append(_TYPE_JSON[s.type])
+        out.append(_cached_json(s.help))
         out.append(",")
         out.append(_number(s.last_push))
+        if s.compacted:
+            out.append(",")
+            out.append(_dumps(s.text.decode("utf-8", "surrogateescape")))
+            order = s.order
+            if order is not None:
+                out.append(",")
+                out.append(_dumps(order))
+            out.append("]")
+            continue
+        family = s.family
         out.append(",[")
         if family.type in PLAIN_TYPES:
             out.append(_plain_metrics_json(family.metrics))
@@ -195,9 +209,19 @@ def decode_group(data: bytes, where: str) -> Group:
         key: GroupingKey = tuple((intern(str(n)), intern(str(v))) for n, v in doc["k"])
         shared: dict[tuple[str, str], tuple[str, str]] = {pair: pair for pair in key}
         families: dict[str, StoredFamily] = {}
-        for name, type_, help_, last_push, metrics in doc["f"]:
+        for name, type_, help_, last_push, metrics, *order in doc["f"]:
             if type_ not in METRIC_TYPES:
                 raise ValueError(f"unknown metric type {type_!r}")
+            if isinstance(metrics, str):
+                families[name] = StoredFamily.from_text(
+                    intern(str(name)),
+                    type_,
+                    help_,
+                    float(last_push),
+                    metrics.encode("utf-8", "surrogateescape"),
+                    tuple(map(int, order[0])) if order else None,
+                )
+                continue
             family = MetricFamily(
                 str(name), type_, help_, tuple(_decode_metric(type_, m, shared) for m in metrics)
             )

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pushgate.core.model import GroupingKey, MetricFamily
+from pushgate.store.stored import StoredFamily as StoredFamily
 
 if TYPE_CHECKING:  # policy.py builds on this module
     from pushgate.store.policy import StorePolicy
@@ -78,14 +79,6 @@ class WriteRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFamily:
-    """A sanitised family of one group and the time it was last pushed."""
-
-    family: MetricFamily
-    last_push: float
-
-
-@dataclass(frozen=True, slots=True)
 class Group:
     """The families stored under one grouping key (immutable; replaced whole).
 
@@ -107,9 +100,7 @@ class Group:
 
     def _gauge(self, name: str) -> float:
         stored = self.families.get(name)
-        if stored is None or not stored.family.metrics:
-            return 0.0
-        return stored.family.metrics[0].value
+        return 0.0 if stored is None else stored.first_value()
 
     @property
     def push_time(self) -> float:
@@ -125,7 +116,7 @@ class Group:
 
     @property
     def series_count(self) -> int:
-        return sum(len(s.family.metrics) for s in self.families.values())
+        return sum(s.metric_count for s in self.families.values())
 
 
 #: A change to commit: the new group, or ``None`` when the group was deleted.

@@ -48,6 +48,11 @@ WRITE_QUEUE_CAPACITY = 1000
 MAX_BATCH = 512
 #: The expiry timer re-checks at least this often (seconds), whatever the clock says.
 SWEEP_MAX_WAIT = 60.0
+#: Re-pushed families are compacted once they have not been pushed again for
+#: COMPACT_AFTER seconds, looked for every COMPACT_EVERY seconds: groups
+#: pushed more often keep their objects (cheaper to compare and render).
+COMPACT_AFTER = 5.0
+COMPACT_EVERY = 1.0
 
 #: The store's notion of now (Unix seconds); tests pass a fake.
 Clock = Callable[[], float]
@@ -113,10 +118,16 @@ class JournaledStore:
             self._warmer = asyncio.create_task(self._warm_up(), name="pushgate-warm-up")
 
     async def _warm_up(self) -> None:
-        """Render the families loaded at start, one per turn of the event loop,
-        so the first scrape finds them ready and requests are served meanwhile."""
+        """Place the families loaded at start, a few per turn of the event
+        loop, so the first scrape finds them ready and requests are served
+        meanwhile; then compact re-pushed families now and then (see
+        State.compact_stale), in the same small steps."""
         while self._state.warm_up():
             await asyncio.sleep(0)
+        while True:
+            await asyncio.sleep(COMPACT_EVERY)
+            while self._state.compact_stale(COMPACT_AFTER):
+                await asyncio.sleep(0)
 
     async def close(self) -> None:
         if self._closed:

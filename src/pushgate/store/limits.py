@@ -39,7 +39,7 @@ def family_samples(family: MetricFamily) -> int:
 
 
 def group_samples(group: Group) -> int:
-    return sum(family_samples(s.family) for s in group.families.values())
+    return sum(s.samples for s in group.families.values())
 
 
 def job_of(key: GroupingKey) -> str:
@@ -78,10 +78,10 @@ class SeriesUsage:
         delta = 0
         for name, stored in new.items():
             if old.get(name) is not stored:
-                delta += family_samples(stored.family)
+                delta += stored.samples
         for name, stored in old.items():
             if new.get(name) is not stored:
-                delta -= family_samples(stored.family)
+                delta -= stored.samples
         return delta
 
     def group_replaced(self, key: GroupingKey, old: Group | None, new: Group | None) -> None:

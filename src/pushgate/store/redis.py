@@ -723,7 +723,7 @@ class RedisStore(JournaledStore):
             return False
         for name, stored in group.families.items():
             known = self._state.family_type(name)
-            if known is not None and stored.family.metrics and known[0] != stored.family.type:
+            if known is not None and not stored.empty and known[0] != stored.type:
                 return True
         return False
 

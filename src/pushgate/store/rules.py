@@ -52,8 +52,8 @@ class IndexView(Protocol):
         """Type of the stored non-empty families called ``name`` and in how many groups."""
         ...
 
-    def series_owner(self, name: str, labels: Labels) -> GroupingKey | None:
-        """The group that exposes series ``name{labels}``, if any."""
+    def series_owner(self, name: str, labels: Labels, writer: GroupingKey) -> GroupingKey | None:
+        """The group other than ``writer`` that exposes series ``name{labels}``, if any."""
         ...
 
     @property
@@ -80,8 +80,6 @@ def _gauge(name: str, help_: str, key: GroupingKey, value: float, ts: float) -> 
 
 _EMPTY_INSTANCE = ("instance", "")
 _NAME = itemgetter(0)
-#: A Metric's labels (it is a NamedTuple): compared in C by same_series().
-_LABELS = itemgetter(0)
 
 
 def sanitise(family: MetricFamily, key: GroupingKey) -> MetricFamily:
@@ -221,7 +219,7 @@ def _name_exists(
     """Type of a non-empty family ``name`` in the store as it would be after the write."""
     candidate = new.get(name)
     if candidate is not None:
-        return candidate.family.type if candidate.family.metrics else None
+        return None if candidate.empty else candidate.type
     own = index.own_types.get(name)
     if own is not None:
         return own
@@ -229,7 +227,7 @@ def _name_exists(
     if stored is None:
         return None
     stored_type, groups = stored
-    old_has = old is not None and name in old.families and bool(old.families[name].family.metrics)
+    old_has = old is not None and name in old.families and not old.families[name].empty
     # ``name`` is not in the new group, so the old group's copy (if any) is gone.
     return stored_type if groups - (1 if old_has else 0) > 0 else None
 
@@ -271,8 +269,7 @@ def _series_errors(
 ) -> None:
     seen: set[Labels] = set()
     for metric in family.metrics:
-        owner = index.series_owner(family.name, metric.labels)
-        if metric.labels in seen or (owner is not None and owner != key):
+        if metric.labels in seen or index.series_owner(family.name, metric.labels, key) is not None:
             errors.append(
                 _metric_error(
                     family, metric, "was collected before with the same name and label values"
@@ -281,16 +278,8 @@ def _series_errors(
         seen.add(metric.labels)
 
 
-def same_series(old: MetricFamily, new: MetricFamily) -> bool:
-    """True when ``new`` has ``old``'s type and exactly its series, in order."""
-    a, b = old.metrics, new.metrics
-    if old.type != new.type or len(a) != len(b) or not a:
-        return False
-    return list(map(_LABELS, a)) == list(map(_LABELS, b))
-
-
 def check_families(
-    changed: list[MetricFamily],
+    changed: list[StoredFamily],
     key: GroupingKey,
     index: IndexView,
     new: Mapping[str, StoredFamily],
@@ -302,21 +291,18 @@ def check_families(
     it is, several as ``N error(s) occurred:`` followed by ``* `` lines.
     """
     errors: list[str] = []
-    for family in changed:
+    for stored in changed:
+        family = stored.family
         if not family.metrics:
             continue  # empty families are stored but never exposed
         previous = old.families.get(family.name) if old is not None else None
-        if previous is not None and same_series(previous.family, family):
+        if previous is not None and previous.same_series(stored):
             # A re-push of exactly the series this group already exposes, with
             # the same type: the store was consistent with them, so nothing
             # about names, types, collisions or duplicates can have changed.
             continue
         _family_alone_errors(family, errors)
-        old_has = (
-            old is not None
-            and family.name in old.families
-            and bool(old.families[family.name].family.metrics)
-        )
+        old_has = previous is not None and not previous.empty
         _type_errors(family, index, old_has, errors)
         _suffix_errors(family, index, new, old, errors)
         _series_errors(family, key, index, errors)
@@ -363,9 +349,9 @@ def plan_write(request: WriteRequest, index: IndexView) -> Group | None:
             PUSH_FAILURE_TIME_NAME, PUSH_FAILURE_TIME_HELP, key, 0.0, ts
         )
     changed = [
-        s.family
+        s
         for s in families.values()
-        if s.last_push == ts and (old is None or old.families.get(s.family.name) is not s)
+        if s.last_push == ts and (old is None or old.families.get(s.name) is not s)
     ]
     check_families(changed, key, index, families, old)
     # A PUT replaces the group, TTL included; a POST without a TTL keeps it.
@@ -392,7 +378,7 @@ def plan_failure(key: GroupingKey, timestamp: float, index: IndexView) -> Group 
     push = _gauge(PUSH_TIME_NAME, PUSH_TIME_HELP, key, 0.0, timestamp)
     for stored in (push, failure):
         for metric in stored.family.metrics:
-            if index.series_owner(stored.family.name, metric.labels) is not None:
+            if index.series_owner(stored.name, metric.labels, key) is not None:
                 return None
             if not all(_is_valid_utf8(v) for _, v in metric.labels):
                 return None

@@ -1,18 +1,29 @@
 """The in-memory state every backend serves reads from.
 
-It holds the groups and three derived structures, all kept up to date by the
+It holds the groups and what is derived from them, all kept up to date by the
 one mutation, :meth:`State.replace_group`:
 
-* the consistency index (family name -> type and group count; series ->
-  owning group) that makes the push-time check incremental;
-* per family name, the rendered text lines of every series across all groups,
-  kept sorted in the exposition order (client_golang's metric order), so a
-  scrape only re-joins the families that changed since the last scrape; a
-  re-push of the same series only marks its lines stale, and they are
-  rendered when next read;
+* the consistency index: family name -> type and group count, and the
+  label names of the grouping keys in use, which find the groups that could
+  expose a given series (see :meth:`State.series_owner`), so the push-time
+  check costs O(the push), not O(the store);
+* per family name, the groups' runs of lines, ordered for the exposition:
+  each group's family is one run of rendered lines
+  (:attr:`StoredFamily.text <pushgate.store.stored.StoredFamily.text>`)
+  that knows the sort keys of its first and last metric, and the runs are
+  kept sorted by their first key. When no two runs interleave (series of
+  one group never sort between series of another; the normal case, as
+  every series carries its group's labels) the family's series lines are
+  the runs' lines one after the other; otherwise the family is merged
+  metric by metric when it is read;
 * the exposition body of the pushed families, cached between changes, and
-  its gzip form in members per chunk of lines, so that a change compresses
-  again only the chunks it touched.
+  its gzip form in members per chunk of runs, so that a change compresses
+  again only the chunk it touched.
+
+The groups' families are stored compacted (lines instead of objects, see
+:mod:`pushgate.store.stored`): new series at once, a re-push of the same
+series once it is some seconds old (:meth:`State.compact_stale`), so that a
+group pushed again and again is compared and rendered from its objects.
 
 Undoing a change is replacing the group by its previous value, which is how
 the store rolls back a batch whose commit failed.
@@ -21,62 +32,61 @@ the store rolls back a batch whose commit failed.
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from sortedcontainers import SortedDict, SortedList
 
-from pushgate.core.floats import format_float
-from pushgate.core.model import PLAIN_TYPES, GroupingKey, Labels, Metric, MetricFamily, MetricType
+from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
-from pushgate.store.rules import same_series
+
+_TEXT = attrgetter("text")
+_KEY = itemgetter(0)
 
 
 @dataclass
-class _FamilyLines:
-    """All series of one family name across groups, in exposition order."""
+class _Runs:
+    """All series of one family name across groups, one run per group."""
 
     type: MetricType
-    #: sort key (textformat.metric_sort_key) -> the rendered lines of one
-    #: metric. Sort keys are unique within a family because series are: the
-    #: consistency check never lets two groups expose the same series.
-    lines: SortedDict = field(default_factory=SortedDict)
-    #: group key -> that group's stored family, for its last push time and its
-    #: help: the most recently pushed help wins (1.5.1 picks one at random per
-    #: scrape). The stored family itself, so an entry costs no new objects.
-    helps: dict[GroupingKey, StoredFamily] = field(default_factory=dict)
-    #: series (labels) -> the group that exposes it: the duplicate-series index.
-    #: Keyed by the Metric's own labels tuple, so an entry costs no new tuple.
-    owners: dict[Labels, GroupingKey] = field(default_factory=dict)
-    #: group key -> the keys of that group's lines in ``lines``, in metric order.
-    keys: dict[GroupingKey, list[str]] = field(default_factory=dict)
+    #: How many groups have a non-empty family of this name.
+    count: int = 0
+    #: first sort key -> the stored family whose lines start with it. First
+    #: keys are unique because series are: the consistency check never lets
+    #: two groups expose the same series.
+    runs: SortedDict = field(default_factory=SortedDict)
+    #: How many neighbouring runs interleave (the first's last key sorts
+    #: after the next one's first key). Non-zero: merged metric by metric.
+    overlaps: int = 0
     block: bytes | None = None
     block_gz: bytes | None = None
-    #: The gzip body is made of members of about 1,000 lines each, so that a
-    #: change recompresses only the chunks it touched. A chunk starts at the
-    #: family's first line and at every line whose key is a chunk start (see
-    #: _starts_chunk: chosen by the key, so chunks stay put while values
-    #: change); ``bounds`` holds those keys, ``chunks_gz`` the members still
-    #: valid, by first key ("" for the first chunk).
+    #: The gzip body is made of members of about :data:`CHUNK_RUNS` runs
+    #: each, so that a change recompresses only the chunk it touched. A
+    #: chunk starts at the first run and at every run whose first key is a
+    #: chunk start (see _starts_chunk: chosen by the key, so chunks stay put
+    #: while values change); ``bounds`` holds those keys, ``chunks_gz`` the
+    #: members still valid, by first key ("" for the first chunk).
     bounds: SortedList = field(default_factory=SortedList)
     chunks_gz: dict[str, bytes] = field(default_factory=dict)
-    #: Groups loaded at start-up whose lines are not rendered yet (see
-    #: State.load); rendered on first use or by the warm-up after start.
-    pending: list[tuple[GroupingKey, StoredFamily]] | None = None
-    #: Groups re-pushed with the same series since the lines were last read:
-    #: their keys in ``lines`` are right, their values are rendered from these
-    #: families when the lines are next needed (a scrape), not on every push.
-    stale: dict[GroupingKey, StoredFamily] = field(default_factory=dict)
-    #: Lines rendered from ``pending`` so far, sorted into ``lines`` at the end.
-    staged: list[tuple[str, bytes]] = field(default_factory=list)
+    #: Groups loaded at start-up whose runs are not placed yet (see
+    #: State.load); placed on first use or by the warm-up after start.
+    pending: list[StoredFamily] | None = None
+    #: Runs taken from ``pending`` so far, sorted into ``runs`` at the end.
+    staged: list[tuple[str, StoredFamily]] = field(default_factory=list)
+    #: Groups re-pushed with the same series whose family is not compacted
+    #: yet, oldest re-push first: group key -> time.monotonic() of the push.
+    stale: dict[GroupingKey, float] = field(default_factory=dict)
 
     def help(self) -> str | None:
+        """The most recently pushed help (1.5.1 picks one at random per scrape)."""
         best: StoredFamily | None = None
-        for candidate in self.helps.values():
+        for candidate in dict.values(self.runs):
             if best is None or candidate.last_push > best.last_push:
                 best = candidate
-        return None if best is None else best.family.help
+        return None if best is None else best.help
 
 
 def gzip_member(data: bytes) -> bytes:
@@ -84,22 +94,27 @@ def gzip_member(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1, mtime=0)
 
 
-#: One line key in about this many starts a chunk of the gzip body.
-CHUNK_LINES = 1024
+#: One run in about this many starts a chunk of the gzip body.
+CHUNK_RUNS = 256
 
 
-def _starts_chunk(line_key: str) -> bool:
-    """Whether a line starts a chunk of its family's gzip body (about one in
-    :data:`CHUNK_LINES`; a string's hash is fixed within a process, and
+def _starts_chunk(first_key: str) -> bool:
+    """Whether a run starts a chunk of its family's gzip body (about one in
+    :data:`CHUNK_RUNS`; a string's hash is fixed within a process, and
     chunks are never stored)."""
-    return hash(line_key) % CHUNK_LINES == 0
+    return hash(first_key) % CHUNK_RUNS == 0
 
 
-def _chunk_changed(lines: _FamilyLines, line_key: str) -> None:
-    """Drop the gzip member of the chunk that holds (or would hold) ``line_key``."""
-    bounds = lines.bounds
-    i = bounds.bisect_right(line_key)
-    lines.chunks_gz.pop(bounds[i - 1] if i else "", None)
+def _chunk_changed(runs: _Runs, first_key: str) -> None:
+    """Drop the gzip member of the chunk that holds (or would hold) a run."""
+    bounds = runs.bounds
+    i = bounds.bisect_right(first_key)
+    runs.chunks_gz.pop(bounds[i - 1] if i else "", None)
+
+
+def _overlap(before: StoredFamily, after: StoredFamily) -> int:
+    """1 when run ``before`` ends after run ``after`` starts."""
+    return 1 if before.last_key >= after.first_key else 0
 
 
 #: Told of every change: the key, the previous group and the new one (None: deleted).
@@ -111,12 +126,20 @@ class State:
 
     def __init__(self, own_types: Mapping[str, MetricType] | None = None) -> None:
         self._groups: dict[GroupingKey, Group] = {}
-        self._families: dict[str, _FamilyLines] = {}
+        self._families: dict[str, _Runs] = {}
         self._names: SortedList = SortedList()
         self._own_types: Mapping[str, MetricType] = dict(own_types or {})
         self._sorted_keys: list[GroupingKey] | None = None
         self._listeners: list[GroupListener] = []
-        self._unrendered: list[str] = []
+        self._unplaced: list[str] = []
+        #: Names of the families with stale runs (see compact_stale).
+        self._stale_names: set[str] = set()
+        #: label names of the grouping keys in use -> how many groups have them.
+        self._shapes: dict[tuple[str, ...], int] = {}
+        #: series_owner() remembers the last writer's label names and the
+        #: last family whose series it listed (its callers ask in a row).
+        self._writer: tuple[GroupingKey, tuple[str, ...]] = ((), ())
+        self._series: tuple[StoredFamily | None, frozenset[Labels]] = (None, frozenset())
         self.version = 0
 
     def add_listener(self, listener: GroupListener) -> None:
@@ -136,18 +159,44 @@ class State:
         return self._groups.get(key)
 
     def family_type(self, name: str) -> tuple[MetricType, int] | None:
-        lines = self._families.get(name)
-        if lines is None:
+        runs = self._families.get(name)
+        if runs is None:
             return None
-        return lines.type, len(lines.helps)
+        return runs.type, runs.count
 
-    def series_owner(self, name: str, labels: Labels) -> GroupingKey | None:
-        lines = self._families.get(name)
-        if lines is None:
+    def series_owner(self, name: str, labels: Labels, writer: GroupingKey) -> GroupingKey | None:
+        """The group other than ``writer`` that exposes ``name{labels}``, if any.
+
+        Every series of a group carries the group's labels (rules.sanitise),
+        so the only group with label names ``N`` that can expose a series is
+        the one whose key is the series' labels restricted to ``N``: one
+        dictionary lookup per set of label names in use (usually one, the
+        writer's own, which needs none), however large the store.
+        """
+        shapes = self._shapes
+        if not shapes:
             return None
-        if lines.pending is not None:
-            self._materialize(lines)
-        return lines.owners.get(labels)
+        if self._writer[0] is not writer:
+            self._writer = (writer, tuple([n for n, _ in writer]))
+        own = self._writer[1]
+        if len(shapes) == 1 and own in shapes:
+            return None
+        values = dict(labels)
+        for shape in shapes:
+            if shape == own or not all(n in values for n in shape):
+                continue
+            candidate = tuple([(n, values[n]) for n in shape])
+            group = self._groups.get(candidate)
+            if group is None:
+                continue
+            stored = group.families.get(name)
+            if stored is None or stored.empty:
+                continue
+            if self._series[0] is not stored:
+                self._series = (stored, frozenset(m.labels for m in stored.family.metrics))
+            if labels in self._series[1]:
+                return candidate
+        return None
 
     # -- reads -----------------------------------------------------------------
     def __len__(self) -> int:
@@ -165,141 +214,171 @@ class State:
     def family_block(
         self, name: str, help_override: str | None = None, extra: Sequence[Metric] = ()
     ) -> bytes:
-        """The rendered block (HELP, TYPE, series) of one merged family."""
-        lines = self._ready(name)
-        if lines.stale:
-            self._refresh(lines)
+        """The rendered block (HELP, TYPE, series) of one merged family.
+
+        ``extra`` metrics (the gateway's own of the same name) are merged in
+        exposition order; ``help_override`` replaces the pushed help.
+        """
+        runs = self._ready(name)
         if extra or help_override is not None:
-            help_ = help_override if help_override is not None else lines.help()
-            body = [render_metric(name, lines.type, m) for m in extra]
-            merged = sorted(
-                [(metric_sort_key(m), b) for m, b in zip(extra, body, strict=True)]
-                + list(lines.lines.items()),
-                key=lambda kv: kv[0],
+            help_ = help_override if help_override is not None else runs.help()
+            header = render_family_header(name, runs.type, help_)
+            return header + self._body_with(name, runs, extra)
+        if runs.block is None:
+            runs.block = render_family_header(name, runs.type, runs.help()) + self._body(name, runs)
+        return runs.block
+
+    def _body(self, name: str, runs: _Runs) -> bytes:
+        """The series lines of a family, in exposition order."""
+        if runs.overlaps:
+            return self._merged_body(name, runs, ())
+        # Values by key lookups in C (the view's iterator is Python code).
+        mapping = runs.runs
+        return b"".join(map(_TEXT, map(mapping.__getitem__, mapping)))
+
+    def _body_with(self, name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
+        """:meth:`_body` with ``extra`` metrics placed among the runs."""
+        if not extra:
+            return self._body(name, runs)
+        mapping = runs.runs
+        placed: list[tuple[int, bytes]] = []
+        for key, metric in sorted([(metric_sort_key(m), m) for m in extra], key=_KEY):
+            i = mapping.bisect_left(key)
+            if runs.overlaps or (i > 0 and mapping.peekitem(i - 1)[1].last_key >= key):
+                return self._merged_body(name, runs, extra)  # inside a run
+            placed.append((i, render_metric(name, runs.type, metric)))
+        texts = list(map(_TEXT, map(mapping.__getitem__, mapping)))
+        # Right to left, so that positions still hold (``placed`` is in key
+        # order); an extra metric goes before a run it ties with, as the
+        # sorted merge would put it.
+        for i, text in reversed(placed):
+            texts.insert(i, text)
+        return b"".join(texts)
+
+    def _merged_body(self, name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
+        """The series lines when runs interleave: every metric, sorted."""
+        family_type = runs.type
+        items = [(metric_sort_key(m), render_metric(name, family_type, m)) for m in extra]
+        for stored in runs.runs.values():
+            items.extend(
+                (metric_sort_key(m), render_metric(name, family_type, m))
+                for m in stored.family.metrics
             )
-            return render_family_header(name, lines.type, help_) + b"".join(v for _, v in merged)
-        if lines.block is None:
-            # Values by key lookups in C (the view's iterator is Python code).
-            mapping = lines.lines
-            lines.block = render_family_header(name, lines.type, lines.help()) + b"".join(
-                map(mapping.__getitem__, mapping)
-            )
-        return lines.block
+        items.sort(key=_KEY)
+        return b"".join(text for _, text in items)
 
     def family_block_gz(self, name: str) -> bytes:
         """:meth:`family_block`, gzip-compressed: a member for the header and
-        one per chunk of lines, each compressed again only when it changed."""
-        lines = self._ready(name)
-        if lines.stale:
-            self._refresh(lines)
-        if lines.block_gz is None:
-            mapping = lines.lines
-            starts = ["", *lines.bounds]
-            members = [gzip_member(render_family_header(name, lines.type, lines.help()))]
+        one per chunk of runs, each compressed again only when it changed."""
+        runs = self._ready(name)
+        if runs.block_gz is None:
+            header = gzip_member(render_family_header(name, runs.type, runs.help()))
+            if runs.overlaps:
+                runs.block_gz = header + gzip_member(self._body(name, runs))
+                return runs.block_gz
+            mapping = runs.runs
+            starts = ["", *runs.bounds]
+            members = [header]
             for i, start in enumerate(starts):
-                member = lines.chunks_gz.get(start)
+                member = runs.chunks_gz.get(start)
                 if member is None:
                     end = starts[i + 1] if i + 1 < len(starts) else None
                     keys = mapping.irange(start, end, inclusive=(True, False))
-                    text = b"".join(map(mapping.__getitem__, keys))
-                    member = lines.chunks_gz[start] = gzip_member(text) if text else b""
+                    text = b"".join(map(_TEXT, map(mapping.__getitem__, keys)))
+                    member = runs.chunks_gz[start] = gzip_member(text) if text else b""
                 members.append(member)
-            lines.block_gz = b"".join(members)
-        return lines.block_gz
+            runs.block_gz = b"".join(members)
+        return runs.block_gz
 
     def merged_family(self, name: str) -> MetricFamily:
-        lines = self._families[name]
-        metrics: list[tuple[object, Metric]] = []
-        for group_key in lines.helps:
-            stored = self._groups[group_key].families[name]
+        runs = self._ready(name)
+        metrics: list[tuple[str, Metric]] = []
+        for stored in dict.values(runs.runs):
             metrics.extend((metric_sort_key(m), m) for m in stored.family.metrics)
-        metrics.sort(key=lambda km: km[0])  # type: ignore[arg-type,return-value]
-        return MetricFamily(name, lines.type, lines.help(), tuple(m for _, m in metrics))
+        metrics.sort(key=_KEY)
+        return MetricFamily(name, runs.type, runs.help(), tuple(m for _, m in metrics))
 
     def load(self, groups: Iterable[Group]) -> None:
         """Fill an empty state with ``groups`` at start-up, in bulk.
 
         The same result as :meth:`replace_group` for each group, but a
-        family's lines are neither rendered nor sorted here: that happens the
+        family's runs are neither compacted nor sorted here: that happens the
         first time the family is needed (a scrape, a push to it) or in
         :meth:`warm_up`, so the gateway answers as soon as the groups are
-        decoded (start-up time was dominated by rendering).
+        decoded.
         """
         if self._groups:
             raise RuntimeError("State.load() needs an empty state")
         for group in groups:
             key = group.key
             self._groups[key] = group
+            self._add_shape(key)
             for name, stored in group.families.items():
-                family = stored.family
-                if not family.metrics:
+                if stored.empty:
                     continue
-                lines = self._families.get(name)
-                if lines is None:
-                    lines = self._families[name] = _FamilyLines(family.type, pending=[])
-                    self._unrendered.append(name)
-                lines.helps[key] = stored
-                assert lines.pending is not None
-                lines.pending.append((key, stored))
+                runs = self._families.get(name)
+                if runs is None:
+                    runs = self._families[name] = _Runs(stored.type, pending=[])
+                    self._unplaced.append(name)
+                runs.count += 1
+                assert runs.pending is not None
+                runs.pending.append(stored)
             for listener in self._listeners:
                 listener(key, None, group)
         self._names = SortedList(self._families)
         self._sorted_keys = None
         self.version += 1
 
-    def warm_up(self, budget: int = 2000) -> bool:
-        """Render about ``budget`` lines left unrendered by :meth:`load`.
+    def warm_up(self, budget: int = 500) -> bool:
+        """Place about ``budget`` runs left unplaced by :meth:`load`.
 
         Returns False when nothing is left. Small steps, so that a caller on
         the event loop can serve requests between them.
         """
-        while self._unrendered:
-            lines = self._families.get(self._unrendered[-1])
-            if lines is None or lines.pending is None:
-                self._unrendered.pop()
+        while self._unplaced:
+            runs = self._families.get(self._unplaced[-1])
+            if runs is None or runs.pending is None:
+                self._unplaced.pop()
                 continue
-            while lines.pending and budget > 0:
-                key, stored = lines.pending.pop()
-                budget -= self._stage(lines, key, stored)
-            if not lines.pending:
-                self._finish(lines)
-                self._unrendered.pop()
+            while runs.pending and budget > 0:
+                self._stage(runs, runs.pending.pop())
+                budget -= 1
+            if not runs.pending:
+                self._finish(runs)
+                self._unplaced.pop()
             if budget <= 0:
-                return bool(self._unrendered)
+                return bool(self._unplaced)
         return False
 
-    def _ready(self, name: str) -> _FamilyLines:
-        lines = self._families[name]
-        if lines.pending is not None:
-            self._materialize(lines)
-        return lines
+    def _ready(self, name: str) -> _Runs:
+        runs = self._families[name]
+        if runs.pending is not None:
+            self._materialize(runs)
+        return runs
 
-    def _materialize(self, lines: _FamilyLines) -> None:
-        """Render and index at once what :meth:`load` left pending."""
-        assert lines.pending is not None
-        while lines.pending:
-            key, stored = lines.pending.pop()
-            self._stage(lines, key, stored)
-        self._finish(lines)
-
-    def _stage(self, lines: _FamilyLines, key: GroupingKey, stored: StoredFamily) -> int:
-        family = stored.family
-        line_keys: list[str] = []
-        for metric, (line_key, text) in zip(family.metrics, self._render(family), strict=True):
-            lines.staged.append((line_key, text))
-            line_keys.append(line_key)
-            lines.owners[metric.labels] = key
-        lines.keys[key] = line_keys
-        return len(line_keys)
+    def _materialize(self, runs: _Runs) -> None:
+        """Place at once what :meth:`load` left pending."""
+        assert runs.pending is not None
+        while runs.pending:
+            self._stage(runs, runs.pending.pop())
+        self._finish(runs)
 
     @staticmethod
-    def _finish(lines: _FamilyLines) -> None:
-        lines.lines = SortedDict(lines.staged)
-        lines.staged = []
-        lines.pending = None
-        lines.block = lines.block_gz = None
-        lines.bounds = SortedList(filter(_starts_chunk, lines.lines))
-        lines.chunks_gz = {}
+    def _stage(runs: _Runs, stored: StoredFamily) -> None:
+        stored.compact()
+        runs.staged.append((stored.first_key, stored))
+
+    @staticmethod
+    def _finish(runs: _Runs) -> None:
+        runs.staged.sort(key=_KEY)
+        runs.runs = SortedDict(runs.staged)
+        placed = [stored for _, stored in runs.staged]
+        runs.overlaps = sum(map(_overlap, placed, placed[1:]))
+        runs.staged = []
+        runs.pending = None
+        runs.block = runs.block_gz = None
+        runs.bounds = SortedList(filter(_starts_chunk, runs.runs))
+        runs.chunks_gz = {}
 
     # -- the one mutation --------------------------------------------------------
     def replace_group(self, key: GroupingKey, new: Group | None) -> Group | None:
@@ -309,127 +388,153 @@ class State:
             return old
         old_families: Mapping[str, StoredFamily] = old.families if old is not None else {}
         new_families: Mapping[str, StoredFamily] = new.families if new is not None else {}
-        # Render first: if rendering fails, nothing has been changed yet.
-        added: list[tuple[StoredFamily, list[tuple[str, bytes]]]] = []
-        updated: list[StoredFamily] = []
+        added: list[StoredFamily] = []
+        updated: list[tuple[StoredFamily, StoredFamily]] = []
         for name, stored in new_families.items():
             previous = old_families.get(name)
-            if previous is stored:
+            if previous is stored or stored.empty:
                 continue
-            if previous is not None and same_series(previous.family, stored.family):
-                updated.append(stored)
+            if previous is not None and not previous.empty and previous.same_series(stored):
+                updated.append((previous, stored))
             else:
-                added.append((stored, self._render(stored.family)))
-        in_place = {stored.family.name for stored in updated}
+                added.append(stored)
+        # Render first: if rendering fails, nothing has been changed yet.
+        for stored in added:
+            stored.first_key  # noqa: B018 - renders the lines and finds the keys
+        in_place = {stored.name for _, stored in updated}
         for name, stored in old_families.items():
             if new_families.get(name) is not stored and name not in in_place:
-                self._remove_family(key, stored)
-        for stored in updated:
-            self._update_family(key, stored)
-        for stored, rendered in added:
-            self._add_family(key, stored, rendered)
+                self._remove_run(key, stored)
+        for previous, stored in updated:
+            self._replace_run(key, previous, stored)
+        for stored in added:
+            self._add_run(key, stored)
         if new is None:
             del self._groups[key]
             self._sorted_keys = None
+            self._remove_shape(key)
         else:
             if old is None:
                 self._sorted_keys = None
+                self._add_shape(key)
             self._groups[key] = new
         self.version += 1
         for listener in self._listeners:
             listener(key, old, new)
+        # New series are compacted at once; a re-push of the same series is
+        # left as it is for a while (see compact_stale): a group pushed again
+        # soon is then compared and rendered without parsing its lines back.
+        for stored in added:
+            stored.compact()
+        for _, stored in updated:
+            stored.forget_basis()
         return old
 
-    def _update_family(self, key: GroupingKey, stored: StoredFamily) -> None:
-        """A re-push with the same series: new values, rendered when next read."""
-        lines = self._ready(stored.family.name)
-        lines.stale[key] = stored
-        lines.helps[key] = stored
-        lines.block = lines.block_gz = None
+    def compact_stale(self, older_than: float, budget: int = 2000) -> bool:
+        """Compact about ``budget`` families re-pushed more than
+        ``older_than`` seconds ago (see :mod:`pushgate.store.stored`).
 
-    def _refresh(self, lines: _FamilyLines) -> None:
-        """Render the values of the groups re-pushed since the lines were read.
-
-        The label part of a line depends only on the labels, which are
-        unchanged, so it is cut from the stored line instead of rendered again.
+        Returns True when some are left that are old enough. Small steps,
+        so that a caller on the event loop can serve requests between them.
         """
-        mapping = lines.lines
-        get = mapping.__getitem__
-        # Every key exists already: set the value only, past SortedDict's
-        # membership test and insort (its values live in the dict itself).
-        set_value = dict.__setitem__
-        for key, stored in lines.stale.items():
-            family = stored.family
-            line_keys = lines.keys[key]
-            for line_key in line_keys:
-                _chunk_changed(lines, line_key)
-            if family.type not in PLAIN_TYPES:
-                # Several lines per metric: rendered afresh (same sort keys).
-                for line_key, metric in zip(line_keys, family.metrics, strict=True):
-                    set_value(mapping, line_key, render_metric(family.name, family.type, metric))
+        limit = time.monotonic() - older_than
+        for name in list(self._stale_names):
+            runs = self._families.get(name)
+            if runs is None or not runs.stale:
+                self._stale_names.discard(name)
                 continue
-            for line_key, metric in zip(line_keys, family.metrics, strict=True):
-                old = get(line_key)
-                text = old[: old.rindex(b" ") + 1] + format_float(metric.value).encode() + b"\n"
-                set_value(mapping, line_key, text)
-        lines.stale.clear()
+            stale = runs.stale
+            while stale and budget > 0:
+                key, pushed = next(iter(stale.items()))
+                if pushed > limit:
+                    break
+                del stale[key]
+                self._groups[key].families[name].compact()
+                budget -= 1
+            if not stale:
+                self._stale_names.discard(name)
+            if budget <= 0:
+                return True
+        return False
 
-    @staticmethod
-    def _render(family: MetricFamily) -> list[tuple[str, bytes]]:
-        return [
-            (metric_sort_key(m), render_metric(family.name, family.type, m)) for m in family.metrics
-        ]
+    def _add_shape(self, key: GroupingKey) -> None:
+        shape = tuple([n for n, _ in key])
+        self._shapes[shape] = self._shapes.get(shape, 0) + 1
 
-    def _add_family(
-        self,
-        key: GroupingKey,
-        stored: StoredFamily,
-        rendered: list[tuple[str, bytes]],
-    ) -> None:
-        family = stored.family
-        if not family.metrics:
-            return
-        name = family.name
-        lines = self._families.get(name)
-        if lines is None:
-            lines = _FamilyLines(family.type)
-            self._families[name] = lines
+    def _remove_shape(self, key: GroupingKey) -> None:
+        shape = tuple([n for n, _ in key])
+        left = self._shapes[shape] - 1
+        if left:
+            self._shapes[shape] = left
+        else:
+            del self._shapes[shape]
+
+    def _replace_run(self, key: GroupingKey, previous: StoredFamily, stored: StoredFamily) -> None:
+        """A re-push with the same series: the run keeps its place."""
+        name = stored.name
+        runs = self._ready(name)
+        runs.stale.pop(key, None)  # to the end: the newest re-push
+        runs.stale[key] = time.monotonic()
+        self._stale_names.add(name)
+        first = previous.first_key
+        runs.runs[first] = stored
+        _chunk_changed(runs, first)
+        runs.block = runs.block_gz = None
+
+    def _add_run(self, key: GroupingKey, stored: StoredFamily) -> None:
+        name = stored.name
+        runs = self._families.get(name)
+        if runs is None:
+            runs = _Runs(stored.type)
+            self._families[name] = runs
             self._names.add(name)
-        elif lines.pending is not None:
-            self._materialize(lines)
-        elif lines.type != family.type and not lines.helps:
-            lines.type = family.type
-        lines.helps[key] = stored
-        lines.block = lines.block_gz = None
-        line_keys: list[str] = []
-        for metric, (line_key, text) in zip(family.metrics, rendered, strict=True):
-            _chunk_changed(lines, line_key)
-            if _starts_chunk(line_key):
-                lines.bounds.add(line_key)
-            lines.lines[line_key] = text
-            line_keys.append(line_key)
-            lines.owners[metric.labels] = key
-        lines.keys[key] = line_keys
+        elif runs.pending is not None:
+            self._materialize(runs)
+        elif runs.type != stored.type and not runs.count:
+            runs.type = stored.type
+        runs.count += 1
+        runs.block = runs.block_gz = None
+        mapping = runs.runs
+        first = stored.first_key
+        i = mapping.bisect_left(first)
+        before = mapping.peekitem(i - 1)[1] if i > 0 else None
+        after = mapping.peekitem(i)[1] if i < len(mapping) else None
+        if before is not None and after is not None:
+            runs.overlaps -= _overlap(before, after)
+        if before is not None:
+            runs.overlaps += _overlap(before, stored)
+        if after is not None:
+            runs.overlaps += _overlap(stored, after)
+        mapping[first] = stored
+        _chunk_changed(runs, first)
+        if _starts_chunk(first):
+            runs.bounds.add(first)
 
-    def _remove_family(self, key: GroupingKey, stored: StoredFamily) -> None:
-        family = stored.family
-        if not family.metrics:
+    def _remove_run(self, key: GroupingKey, stored: StoredFamily) -> None:
+        if stored.empty:
             return
-        name = family.name
-        lines = self._ready(name)
-        lines.helps.pop(key, None)
-        lines.stale.pop(key, None)
-        lines.block = lines.block_gz = None
-        for line_key in lines.keys.pop(key, ()):
-            lines.lines.pop(line_key, None)
-            if _starts_chunk(line_key):
-                lines.bounds.discard(line_key)
-                lines.chunks_gz.pop(line_key, None)
-            _chunk_changed(lines, line_key)
-        for metric in family.metrics:
-            if lines.owners.get(metric.labels) == key:
-                del lines.owners[metric.labels]
-        if not lines.helps:
+        name = stored.name
+        runs = self._ready(name)
+        runs.count -= 1
+        runs.stale.pop(key, None)
+        runs.block = runs.block_gz = None
+        mapping = runs.runs
+        first = stored.first_key
+        i = mapping.index(first)
+        before = mapping.peekitem(i - 1)[1] if i > 0 else None
+        after = mapping.peekitem(i + 1)[1] if i + 1 < len(mapping) else None
+        if before is not None:
+            runs.overlaps -= _overlap(before, stored)
+        if after is not None:
+            runs.overlaps -= _overlap(stored, after)
+        if before is not None and after is not None:
+            runs.overlaps += _overlap(before, after)
+        del mapping[first]
+        if _starts_chunk(first):
+            runs.bounds.discard(first)
+            runs.chunks_gz.pop(first, None)
+        _chunk_changed(runs, first)
+        if not runs.count:
             del self._families[name]
             self._names.remove(name)
 

@@ -13,6 +13,7 @@ from pushgate.core.model import Metric, MetricFamily
 from pushgate.store.codec import decode_group, encode_group
 from pushgate.store.contract import Group, StoredFamily
 from tests.unit.core.test_textformat_properties import family_lists, label_names, texts
+from tests.unit.store.test_stored import exact, stored_families
 
 
 def _flat(labels: tuple[tuple[str, str], ...]) -> list[str]:
@@ -91,3 +92,29 @@ def test_special_numbers_and_invalid_utf8_help() -> None:
     assert data == _reference(group)
     assert b"\x80" in data  # the raw byte, as pushed
     assert repr(decode_group(data, "test")) == repr(group)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(stored_families(), st.floats(allow_nan=False, allow_infinity=False))
+def test_compacted_families_are_written_as_their_lines(
+    family: MetricFamily, last_push: float
+) -> None:
+    """A family held as lines is stored as them (with the pushed order), and
+    read back as lines that give the same family, keys and document."""
+    stored = StoredFamily(family, last_push)
+    compacted = stored.compact()
+    group = Group((("job", "j"),), {family.name: stored})
+    data = encode_group(group)
+    doc = json.loads(data.decode("utf-8", "surrogateescape"))
+    entry = doc["f"][0]
+    assert isinstance(entry[4], str) == compacted
+    if not compacted:
+        assert data == _reference(group)
+        return
+    assert entry[4].encode("utf-8", "surrogateescape") == stored.text
+    assert (entry[5:] or [None])[0] == (None if stored.order is None else list(stored.order))
+    again = decode_group(data, "test").families[family.name]
+    assert again.compacted
+    assert exact(again.family) == exact(family)
+    assert (again.first_key, again.last_key) == (stored.first_key, stored.last_key)
+    assert encode_group(Group((("job", "j"),), {family.name: again})) == data

@@ -133,8 +133,8 @@ def test_gzip_chunks_follow_many_changes_in_a_large_family() -> None:
 
     state = State()
     groups = 300  # 3 series each: ~900 lines, several chunks with small chunks
-    original = state_module.CHUNK_LINES
-    state_module.CHUNK_LINES = 16
+    original = state_module.CHUNK_RUNS
+    state_module.CHUNK_RUNS = 16
     try:
         for i in range(groups):
             g = group(str(i), float(i), 2, float(i))
@@ -153,14 +153,14 @@ def test_gzip_chunks_follow_many_changes_in_a_large_family() -> None:
                 blocks(state)
         blocks(state)
     finally:
-        state_module.CHUNK_LINES = original
+        state_module.CHUNK_RUNS = original
 
 
 def test_gzip_chunks_of_a_loaded_state() -> None:
     from pushgate.store import state as state_module
 
-    original = state_module.CHUNK_LINES
-    state_module.CHUNK_LINES = 16
+    original = state_module.CHUNK_RUNS
+    state_module.CHUNK_RUNS = 16
     try:
         loaded = State()
         loaded.load([group(str(i), float(i), 2, float(i)) for i in range(200)])
@@ -171,4 +171,4 @@ def test_gzip_chunks_of_a_loaded_state() -> None:
             loaded.replace_group(g.key, g)
         blocks(loaded)
     finally:
-        state_module.CHUNK_LINES = original
+        state_module.CHUNK_RUNS = original
