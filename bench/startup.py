@@ -2,7 +2,9 @@
 """Start-up time of ``pushgate serve`` with a large store on disk.
 
 Writes a store of GROUPS x SAMPLES series directly through the SQLite journal
-(the same format pushes produce), then starts ``pushgate serve`` on it and
+(the same format pushes produce: each family as its exposition lines; with
+``--objects``, as metric lists, the form of stores written before lines were
+stored and of families whose lines cannot carry them exactly), then starts ``pushgate serve`` on it and
 times how long it takes until ``/-/healthy`` answers, and its RSS then.
 
     python bench/startup.py --groups 5000 --samples 20      # 100k series
@@ -26,20 +28,24 @@ from pushgate.store.rules import sanitise
 from pushgate.store.sqlite import SqliteJournal
 
 
-def make_group(i: int, samples: int, now: float) -> Group:
+def make_group(i: int, samples: int, now: float, lines: bool, label: str = "case") -> Group:
     key = (
         ("branch", "main"),
         ("instance", f"0.4.{i % 97}-{i:07x}"),
         ("job", f"job{i % 200}"),
         ("version", f"0.4.{i % 97}"),
     )
-    metrics = tuple(Metric((("case", str(j)),), value=float(i * j)) for j in range(samples))
+    metrics = tuple(Metric(((label, str(j)),), value=float(i * j)) for j in range(samples))
     family = sanitise(MetricFamily("bench_value", "gauge", "A benchmark gauge.", metrics), key)
     push = sanitise(MetricFamily("push_time_seconds", "gauge", "t", (Metric((), now),)), key)
     fail = sanitise(
         MetricFamily("push_failure_time_seconds", "gauge", "f", (Metric((), 0.0),)), key
     )
-    return Group(key, {f.name: StoredFamily(f, now) for f in (family, push, fail)})
+    stored = {f.name: StoredFamily(f, now) for f in (family, push, fail)}
+    if lines:
+        for s in stored.values():
+            s.compact()
+    return Group(key, stored)
 
 
 def rss_mib(pid: int) -> float:
@@ -58,6 +64,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=29391)
     parser.add_argument(
+        "--objects", action="store_true", help="store metric lists instead of lines"
+    )
+    parser.add_argument(
+        "--label",
+        default="case",
+        help="the gauge's own label (default: case). A name that sorts before the grouping"
+        " labels (branch, instance, job, version) interleaves the groups' series in the"
+        " exposition order, which needs the per-series index; 'worker' does not",
+    )
+    parser.add_argument(
         "--scrape",
         action="store_true",
         help="after start-up, time two GET /metrics (first, then cached)",
@@ -69,7 +85,7 @@ def main() -> int:
         now = time.time()
         batch = []
         for i in range(args.groups):
-            group = make_group(i, args.samples, now)
+            group = make_group(i, args.samples, now, not args.objects, args.label)
             batch.append((group.key, group))
             if len(batch) == 1000:
                 journal.commit(batch)

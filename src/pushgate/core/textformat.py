@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Final, Literal, NoReturn
 
@@ -37,6 +37,7 @@ from pushgate.core.model import Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textshape import ShapeCache
 
 __all__ = [
+    "labels_sort_key",
     "metric_sort_key",
     "parse_text",
     "parse_text_in_full",
@@ -823,7 +824,11 @@ def metric_sort_key(metric: Metric) -> str:
     nested tuples, compares keys with ``memcmp`` when it sorts, and keeps one
     object per series instead of two.
     """
-    labels = metric.labels
+    return labels_sort_key(metric.labels)
+
+
+def labels_sort_key(labels: Sequence[tuple[str, str]]) -> str:
+    """:func:`metric_sort_key` of a metric with ``labels``."""
     values = list(map(_VALUE, labels))
     if "\x00" in "".join(values):
         values = [value.replace("\x00", "\x00\x02") for value in values]

@@ -59,16 +59,21 @@ class _Runs:
     #: two groups expose the same series.
     runs: SortedDict = field(default_factory=SortedDict)
     #: How many neighbouring runs interleave (the first's last key sorts
-    #: after the next one's first key). Non-zero: merged metric by metric.
+    #: after the next one's first key).
     overlaps: int = 0
+    #: While runs interleave: every metric's lines by its sort key, kept up
+    #: to date with the runs (the per-series index a family whose series do
+    #: not follow their groups needs); None otherwise.
+    lines: SortedDict | None = None
     block: bytes | None = None
     block_gz: bytes | None = None
-    #: The gzip body is made of members of about :data:`CHUNK_RUNS` runs
-    #: each, so that a change recompresses only the chunk it touched. A
-    #: chunk starts at the first run and at every run whose first key is a
-    #: chunk start (see _starts_chunk: chosen by the key, so chunks stay put
-    #: while values change); ``bounds`` holds those keys, ``chunks_gz`` the
-    #: members still valid, by first key ("" for the first chunk).
+    #: The gzip body is made of members of about :data:`CHUNK_RUNS` entries
+    #: (runs, or metrics while ``lines`` is used) each, so that a change
+    #: recompresses only the chunk it touched. A chunk starts at the first
+    #: entry and at every entry whose key is a chunk start (see
+    #: _starts_chunk: chosen by the key, so chunks stay put while values
+    #: change); ``bounds`` holds those keys, ``chunks_gz`` the members still
+    #: valid, by first key ("" for the first chunk).
     bounds: SortedList = field(default_factory=SortedList)
     chunks_gz: dict[str, bytes] = field(default_factory=dict)
     #: Groups loaded at start-up whose runs are not placed yet (see
@@ -79,6 +84,18 @@ class _Runs:
     #: Groups re-pushed with the same series whose family is not compacted
     #: yet, oldest re-push first: group key -> time.monotonic() of the push.
     stale: dict[GroupingKey, float] = field(default_factory=dict)
+
+    def texts(self, keys: Iterable[str] | None = None) -> Iterator[bytes]:
+        """The lines of the entries with ``keys`` (default: all), in order."""
+        lines = self.lines
+        if lines is not None:
+            return map(lines.__getitem__, lines if keys is None else keys)
+        runs = self.runs
+        return map(_TEXT, map(runs.__getitem__, runs if keys is None else keys))
+
+    def mapping(self) -> SortedDict:
+        """The entries in use: ``lines`` if set, else ``runs``."""
+        return self.runs if self.lines is None else self.lines
 
     def help(self) -> str | None:
         """The most recently pushed help (1.5.1 picks one at random per scrape)."""
@@ -94,7 +111,7 @@ def gzip_member(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1, mtime=0)
 
 
-#: One run in about this many starts a chunk of the gzip body.
+#: One entry in about this many starts a chunk of the gzip body.
 CHUNK_RUNS = 256
 
 
@@ -105,11 +122,41 @@ def _starts_chunk(first_key: str) -> bool:
     return hash(first_key) % CHUNK_RUNS == 0
 
 
-def _chunk_changed(runs: _Runs, first_key: str) -> None:
-    """Drop the gzip member of the chunk that holds (or would hold) a run."""
+def _chunk_changed(runs: _Runs, key: str) -> None:
+    """Drop the gzip member of the chunk that holds (or would hold) an entry."""
     bounds = runs.bounds
-    i = bounds.bisect_right(first_key)
+    i = bounds.bisect_right(key)
     runs.chunks_gz.pop(bounds[i - 1] if i else "", None)
+
+
+def _entries_added(runs: _Runs, keys: Iterable[str]) -> None:
+    for key in keys:
+        _chunk_changed(runs, key)
+        if _starts_chunk(key):
+            runs.bounds.add(key)
+
+
+def _entries_removed(runs: _Runs, keys: Iterable[str]) -> None:
+    for key in keys:
+        if _starts_chunk(key):
+            runs.bounds.discard(key)
+            runs.chunks_gz.pop(key, None)
+        _chunk_changed(runs, key)
+
+
+def _use(runs: _Runs, lines: SortedDict | None) -> None:
+    """Switch the entries in use (see _Runs.lines); the chunks start afresh."""
+    runs.lines = lines
+    runs.bounds = SortedList(filter(_starts_chunk, runs.mapping()))
+    runs.chunks_gz = {}
+    runs.block = runs.block_gz = None
+
+
+def _all_lines(runs: _Runs) -> SortedDict:
+    entries: list[tuple[str, bytes]] = []
+    for stored in dict.values(runs.runs):
+        entries.extend(stored.entries())
+    return SortedDict(entries)
 
 
 def _overlap(before: StoredFamily, after: StoredFamily) -> int:
@@ -228,26 +275,25 @@ class State:
             runs.block = render_family_header(name, runs.type, runs.help()) + self._body(name, runs)
         return runs.block
 
-    def _body(self, name: str, runs: _Runs) -> bytes:
+    @staticmethod
+    def _body(name: str, runs: _Runs) -> bytes:
         """The series lines of a family, in exposition order."""
-        if runs.overlaps:
-            return self._merged_body(name, runs, ())
         # Values by key lookups in C (the view's iterator is Python code).
-        mapping = runs.runs
-        return b"".join(map(_TEXT, map(mapping.__getitem__, mapping)))
+        return b"".join(runs.texts())
 
     def _body_with(self, name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
-        """:meth:`_body` with ``extra`` metrics placed among the runs."""
+        """:meth:`_body` with ``extra`` metrics placed among the entries."""
         if not extra:
             return self._body(name, runs)
-        mapping = runs.runs
+        mapping = runs.mapping()
+        by_lines = runs.lines is not None
         placed: list[tuple[int, bytes]] = []
         for key, metric in sorted([(metric_sort_key(m), m) for m in extra], key=_KEY):
             i = mapping.bisect_left(key)
-            if runs.overlaps or (i > 0 and mapping.peekitem(i - 1)[1].last_key >= key):
+            if not by_lines and i > 0 and mapping.peekitem(i - 1)[1].last_key >= key:
                 return self._merged_body(name, runs, extra)  # inside a run
             placed.append((i, render_metric(name, runs.type, metric)))
-        texts = list(map(_TEXT, map(mapping.__getitem__, mapping)))
+        texts = list(runs.texts())
         # Right to left, so that positions still hold (``placed`` is in key
         # order); an extra metric goes before a run it ties with, as the
         # sorted merge would put it.
@@ -255,15 +301,15 @@ class State:
             texts.insert(i, text)
         return b"".join(texts)
 
-    def _merged_body(self, name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
-        """The series lines when runs interleave: every metric, sorted."""
+    @staticmethod
+    def _merged_body(name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
+        """The series lines with ``extra`` metrics that fall inside a run: every
+        metric, sorted (only for the gateway's own metrics with labels that a
+        pushed family of the same name also has; O(family))."""
         family_type = runs.type
         items = [(metric_sort_key(m), render_metric(name, family_type, m)) for m in extra]
-        for stored in runs.runs.values():
-            items.extend(
-                (metric_sort_key(m), render_metric(name, family_type, m))
-                for m in stored.family.metrics
-            )
+        for stored in dict.values(runs.runs):
+            items.extend(stored.entries())
         items.sort(key=_KEY)
         return b"".join(text for _, text in items)
 
@@ -273,10 +319,7 @@ class State:
         runs = self._ready(name)
         if runs.block_gz is None:
             header = gzip_member(render_family_header(name, runs.type, runs.help()))
-            if runs.overlaps:
-                runs.block_gz = header + gzip_member(self._body(name, runs))
-                return runs.block_gz
-            mapping = runs.runs
+            mapping = runs.mapping()
             starts = ["", *runs.bounds]
             members = [header]
             for i, start in enumerate(starts):
@@ -284,7 +327,7 @@ class State:
                 if member is None:
                     end = starts[i + 1] if i + 1 < len(starts) else None
                     keys = mapping.irange(start, end, inclusive=(True, False))
-                    text = b"".join(map(_TEXT, map(mapping.__getitem__, keys)))
+                    text = b"".join(runs.texts(keys))
                     member = runs.chunks_gz[start] = gzip_member(text) if text else b""
                 members.append(member)
             runs.block_gz = b"".join(members)
@@ -376,9 +419,7 @@ class State:
         runs.overlaps = sum(map(_overlap, placed, placed[1:]))
         runs.staged = []
         runs.pending = None
-        runs.block = runs.block_gz = None
-        runs.bounds = SortedList(filter(_starts_chunk, runs.runs))
-        runs.chunks_gz = {}
+        _use(runs, _all_lines(runs) if runs.overlaps else None)
 
     # -- the one mutation --------------------------------------------------------
     def replace_group(self, key: GroupingKey, new: Group | None) -> Group | None:
@@ -478,8 +519,16 @@ class State:
         self._stale_names.add(name)
         first = previous.first_key
         runs.runs[first] = stored
-        _chunk_changed(runs, first)
         runs.block = runs.block_gz = None
+        lines = runs.lines
+        if lines is None:
+            _chunk_changed(runs, first)
+            return
+        # Every key exists already: set the value only, past SortedDict's
+        # membership test and insort (its values live in the dict itself).
+        for sort_key, text in stored.entries():
+            dict.__setitem__(lines, sort_key, text)
+            _chunk_changed(runs, sort_key)
 
     def _add_run(self, key: GroupingKey, stored: StoredFamily) -> None:
         name = stored.name
@@ -506,9 +555,14 @@ class State:
         if after is not None:
             runs.overlaps += _overlap(stored, after)
         mapping[first] = stored
-        _chunk_changed(runs, first)
-        if _starts_chunk(first):
-            runs.bounds.add(first)
+        if runs.lines is not None:
+            entries = stored.entries()
+            runs.lines.update(entries)
+            _entries_added(runs, [sort_key for sort_key, _ in entries])
+        elif runs.overlaps:
+            _use(runs, _all_lines(runs))
+        else:
+            _entries_added(runs, (first,))
 
     def _remove_run(self, key: GroupingKey, stored: StoredFamily) -> None:
         if stored.empty:
@@ -530,10 +584,16 @@ class State:
         if before is not None and after is not None:
             runs.overlaps += _overlap(before, after)
         del mapping[first]
-        if _starts_chunk(first):
-            runs.bounds.discard(first)
-            runs.chunks_gz.pop(first, None)
-        _chunk_changed(runs, first)
+        lines = runs.lines
+        if lines is None:
+            _entries_removed(runs, (first,))
+        elif not runs.overlaps:
+            _use(runs, None)
+        else:
+            keys = [sort_key for sort_key, _ in stored.entries()]
+            for sort_key in keys:
+                del lines[sort_key]
+            _entries_removed(runs, keys)
         if not runs.count:
             del self._families[name]
             self._names.remove(name)

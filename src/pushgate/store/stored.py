@@ -34,6 +34,7 @@ from typing import Final
 from pushgate.core.floats import format_float
 from pushgate.core.model import PLAIN_TYPES, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import (
+    labels_sort_key,
     metric_sort_key,
     parse_text_in_full,
     render_label_block,
@@ -140,16 +141,12 @@ def expand(
     return MetricFamily(name, family_type, help_, metrics)
 
 
-def _count_lines(name: str, text: bytes) -> list[bytes]:
+def _count_lines(name: str, text: bytes) -> list[str]:
     """The ``_count`` lines of a summary's or histogram's rendered ``text``:
     one per metric, with exactly the metric's labels."""
-    count = (name + "_count").encode()
-    end = len(count)
-    return [
-        line
-        for line in text.split(b"\n")
-        if line.startswith(count) and line[end : end + 1] in (b"{", b" ")
-    ]
+    count = name + "_count"
+    lines = text.decode("utf-8", "surrogateescape").split("\n")
+    return [line for line in lines if _is_count_line(line, count)]
 
 
 #: Sort keys by label set, so that the families of a group with equal label
@@ -169,23 +166,57 @@ def _sort_key(metric: Metric) -> str:
     return key
 
 
+#: A label pair of a rendered line: name, then the escaped value.
+_PAIR: Final = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', re.DOTALL)
+_ESCAPED: Final = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return "\n" if char == "n" else char
+
+
+def _line_key(line: str) -> str:
+    """The sort key of the metric a rendered line belongs to (for a summary
+    or histogram: of its ``_count`` line), read from the line's labels."""
+    brace = line.find("{")
+    if brace < 0:
+        return labels_sort_key(())
+    # Values (numbers, NaN, Inf) hold no "}": the last one closes the labels.
+    pairs = _PAIR.findall(line, brace + 1, line.rfind("}"))
+    if "\\" in line:
+        pairs = [(n, _ESCAPED.sub(_unescape, v)) for n, v in pairs]
+    return labels_sort_key(pairs)
+
+
+#: Recent keys read from lines, so that equal keys of one group's families
+#: (a histogram, a summary, push_time_seconds...) are one string.
+_RECENT_KEYS: dict[str, str] = {}
+
+
+def _shared(key: str) -> str:
+    if len(_RECENT_KEYS) >= _SORT_KEYS_MAX:
+        _RECENT_KEYS.clear()
+    return _RECENT_KEYS.setdefault(key, key)
+
+
+def _is_count_line(line: str, count: str) -> bool:
+    return line.startswith(count) and line[len(count) : len(count) + 1] in ("{", " ")
+
+
 def _sort_keys_of_lines(name: str, family_type: MetricType, text: bytes) -> tuple[str, str]:
     """The sort keys of the first and last metric of rendered ``text``.
 
     Plain families: the first and the last line. Summaries and histograms:
     their ``_count`` lines, which carry exactly the metric's labels.
     """
-    if family_type in PLAIN_TYPES:
-        lines = text.split(b"\n")
-        lines.pop()
-    else:
-        lines = _count_lines(name, text)
-        name += "_count"
-    ends = [lines[0]] if len(lines) == 1 else [lines[0], lines[-1]]
-    header = f"# TYPE {name} untyped\n".encode()
-    (parsed,) = parse_text_in_full(header + b"\n".join(ends) + b"\n")
-    keys = [_sort_key(m) for m in parsed.metrics]
-    return keys[0], keys[-1]
+    lines = text.decode("utf-8", "surrogateescape").split("\n")
+    lines.pop()
+    if family_type not in PLAIN_TYPES:
+        count = name + "_count"
+        lines = [line for line in lines if _is_count_line(line, count)]
+    first = _shared(_line_key(lines[0]))
+    return first, first if len(lines) == 1 else _shared(_line_key(lines[-1]))
 
 
 #: Label blocks of plain metrics, by family name and label tuple: pushers
@@ -217,6 +248,23 @@ def _metric_lines(name: str, family_type: MetricType, metrics: tuple[Metric, ...
 
 def _encode(parts: list[str]) -> bytes:
     return "".join(parts).encode("utf-8", "surrogateescape")
+
+
+def _entries_of_lines(name: str, family_type: MetricType, text: bytes) -> list[tuple[str, bytes]]:
+    """:meth:`StoredFamily.entries` read from the lines alone."""
+    lines = text.split(b"\n")
+    lines.pop()
+    strings = text.decode("utf-8", "surrogateescape").split("\n")
+    if family_type in PLAIN_TYPES:
+        return [(_line_key(s), line + b"\n") for s, line in zip(strings, lines, strict=False)]
+    count = name + "_count"
+    out: list[tuple[str, bytes]] = []
+    start = 0
+    for i, line in enumerate(strings):
+        if _is_count_line(line, count):
+            out.append((_line_key(line), b"\n".join(lines[start : i + 1]) + b"\n"))
+            start = i + 1
+    return out
 
 
 class StoredFamily:
@@ -361,6 +409,24 @@ class StoredFamily:
             return self.family.metrics[0].value
         end = text.index(b"\n")
         return float(text[text.rindex(b" ", 0, end) + 1 : end])
+
+    def entries(self) -> list[tuple[str, bytes]]:
+        """The sort key and the lines of each metric, in exposition order."""
+        name, family_type = self.name, self.type
+        text = self.text
+        family = self._family
+        if family is None:
+            return _entries_of_lines(name, family_type, text)
+        order = self._order
+        metrics = family.metrics if order is None else tuple(family.metrics[i] for i in order)
+        keys = list(map(_sort_key, metrics))
+        if family_type in PLAIN_TYPES:
+            lines = text.split(b"\n")
+            lines.pop()
+            return [(key, line + b"\n") for key, line in zip(keys, lines, strict=True)]
+        return [
+            (key, render_metric(name, family_type, m)) for key, m in zip(keys, metrics, strict=True)
+        ]
 
     # -- making the lines ----------------------------------------------------------
     def _find_keys(self) -> None:

@@ -186,9 +186,11 @@ def test_interleaving_runs_are_counted_and_merged() -> None:
         state.replace_group(key, groups[key])
     # Instance 1's run (01..03) encloses instance 2's (02); instance 3's is apart.
     assert state._families["spot"].overlaps == 1
+    assert state._families["spot"].lines is not None
     assert state.family_block("spot") == reference(groups, "spot")
     assert b'a="02",instance="2"' in state.family_block("spot").split(b"\n")[3]
     state.replace_group(KEYS[1], None)
     del groups[KEYS[1]]
     assert state._families["spot"].overlaps == 0
+    assert state._families["spot"].lines is None
     assert state.family_block("spot") == reference(groups, "spot")

@@ -97,7 +97,11 @@ def test_a_stored_family_gives_back_what_it_was_made_from(family: MetricFamily) 
     text, first, last = expected_lines(family)
     assert (stored.text, stored.first_key, stored.last_key) == (text, first, last)
     samples, count = stored.samples, stored.metric_count
+    entries = stored.entries()
+    assert b"".join(lines for _, lines in entries) == text
+    assert [key for key, _ in entries] == sorted(metric_sort_key(m) for m in family.metrics)
     compacted = stored.compact()
+    assert stored.entries() == entries
     assert stored.compacted == compacted
     assert exact(stored.family) == exact(family)
     assert (stored.samples, stored.metric_count, stored.text) == (samples, count, text)
@@ -111,6 +115,7 @@ def test_a_stored_family_gives_back_what_it_was_made_from(family: MetricFamily) 
         assert exact(again.family) == exact(family)
         assert (again.first_key, again.last_key) == (first, last)
         assert (again.samples, again.metric_count) == (samples, count)
+        assert again.entries() == entries
 
 
 def test_what_the_lines_cannot_say_keeps_its_objects() -> None:
