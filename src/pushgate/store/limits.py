@@ -14,28 +14,13 @@ refuses a write that would exceed a limit with a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 from pushgate.core.errors import LimitError
-from pushgate.core.model import GroupingKey, MetricFamily
+from pushgate.core.model import GroupingKey
 from pushgate.store.contract import Group, StoredFamily
-
-_BOUND = itemgetter(0)
-
-
-def family_samples(family: MetricFamily) -> int:
-    """The number of exposition samples (series) of ``family``."""
-    if family.type == "summary":
-        return sum(len(m.quantiles) + 2 for m in family.metrics)
-    if family.type == "histogram":
-        # A +Inf bucket is written even when none was pushed.
-        return sum(
-            len(m.buckets) + 2 + (math.inf not in map(_BOUND, m.buckets)) for m in family.metrics
-        )
-    return len(family.metrics)
+from pushgate.store.stored import family_samples as family_samples
 
 
 def group_samples(group: Group) -> int:

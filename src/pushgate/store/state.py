@@ -446,8 +446,9 @@ class State:
         for name, stored in old_families.items():
             if new_families.get(name) is not stored and name not in in_place:
                 self._remove_run(key, stored)
+        now = time.monotonic()
         for previous, stored in updated:
-            self._replace_run(key, previous, stored)
+            self._replace_run(key, previous, stored, now)
         for stored in added:
             self._add_run(key, stored)
         if new is None:
@@ -510,22 +511,25 @@ class State:
         else:
             del self._shapes[shape]
 
-    def _replace_run(self, key: GroupingKey, previous: StoredFamily, stored: StoredFamily) -> None:
+    def _replace_run(
+        self, key: GroupingKey, previous: StoredFamily, stored: StoredFamily, now: float
+    ) -> None:
         """A re-push with the same series: the run keeps its place."""
         name = stored.name
         runs = self._ready(name)
-        runs.stale.pop(key, None)  # to the end: the newest re-push
-        runs.stale[key] = time.monotonic()
-        self._stale_names.add(name)
+        stale = runs.stale
+        if stale.pop(key, None) is None:  # else to the end: the newest re-push
+            self._stale_names.add(name)
+        stale[key] = now
         first = previous.first_key
-        runs.runs[first] = stored
+        # The key exists already: set the value only, past SortedDict's
+        # membership test and insort (its values live in the dict itself).
+        dict.__setitem__(runs.runs, first, stored)
         runs.block = runs.block_gz = None
         lines = runs.lines
         if lines is None:
             _chunk_changed(runs, first)
             return
-        # Every key exists already: set the value only, past SortedDict's
-        # membership test and insort (its values live in the dict itself).
         for sort_key, text in stored.entries():
             dict.__setitem__(lines, sort_key, text)
             _chunk_changed(runs, sort_key)

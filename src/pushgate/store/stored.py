@@ -51,6 +51,21 @@ _PLAIN_TEXT: Final = re.compile(rb"[\x20-\x7e\n]*")
 _VALUES: Final = re.compile(rb" [^ \n]*\n")
 
 
+def family_samples(family: MetricFamily) -> int:
+    """The number of exposition samples (lines) of ``family``."""
+    if family.type == "summary":
+        return sum(len(m.quantiles) + 2 for m in family.metrics)
+    if family.type == "histogram":
+        # A +Inf bucket is written even when none was pushed.
+        return sum(
+            len(m.buckets) + 2 + (_INF not in map(_VALUE0, m.buckets)) for m in family.metrics
+        )
+    return len(family.metrics)
+
+
+_VALUE0: Final = itemgetter(0)
+
+
 def _exact_float(v: float) -> bool:
     """Whether ``v`` comes back bit for bit from its text form."""
     if v == 0.0:
@@ -365,8 +380,8 @@ class StoredFamily:
     def samples(self) -> int:
         """The number of exposition samples (lines) of the family."""
         family = self._family
-        if family is not None and family.type in PLAIN_TYPES:
-            return len(family.metrics)
+        if family is not None:
+            return family_samples(family)
         return self.text.count(b"\n")
 
     @property
