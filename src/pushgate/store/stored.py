@@ -282,6 +282,15 @@ def _entries_of_lines(name: str, family_type: MetricType, text: bytes) -> list[t
     return out
 
 
+#: Families parsed back from their lines recently (the UI and the API read
+#: the same groups again and again), by identity of the stored family (kept
+#: in the entry, so the id cannot be reused meanwhile). Small families only,
+#: and a bounded number: the least recently used out first.
+_EXPANDED: dict[int, tuple[StoredFamily, MetricFamily]] = {}
+_EXPANDED_MAX = 4096
+_EXPANDED_METRICS = 32
+
+
 class StoredFamily:
     """A sanitised family of one group and the time it was last pushed.
 
@@ -345,9 +354,18 @@ class StoredFamily:
     @property
     def family(self) -> MetricFamily:
         family = self._family
-        if family is None:
-            assert self._text is not None
-            family = expand(self.name, self.type, self.help, self._text, self._order)
+        if family is not None:
+            return family
+        entry = _EXPANDED.pop(id(self), None)
+        if entry is not None and entry[0] is self:
+            _EXPANDED[id(self)] = entry  # the most recently used last
+            return entry[1]
+        assert self._text is not None
+        family = expand(self.name, self.type, self.help, self._text, self._order)
+        if len(family.metrics) <= _EXPANDED_METRICS:
+            if len(_EXPANDED) >= _EXPANDED_MAX:
+                del _EXPANDED[next(iter(_EXPANDED))]
+            _EXPANDED[id(self)] = (self, family)
         return family
 
     @property
