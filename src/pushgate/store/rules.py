@@ -7,8 +7,9 @@ result, so a failed commit can simply not apply it.
 
 The consistency check is incremental. The official gateway re-gathers the
 whole store on every push; here a push is checked only against indexes of the
-rest of the store (family name -> type and number of groups, series ->
-owning group), so its cost is proportional to the push itself. The rules
+rest of the store (family name -> type and number of groups, and which
+group, if any, exposes a series: ``IndexView.series_owner``), so its cost is
+proportional to the push itself. The rules
 checked are the ones client_golang's gather applies (see the spec, 3.6).
 """
 
