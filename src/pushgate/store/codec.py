@@ -86,7 +86,8 @@ def encode_group(group: Group) -> bytes:
         out.append(_cached_json(s.help))
         out.append(",")
         out.append(_number(s.last_push))
-        if s.compacted:
+        family = s.held_family()
+        if family is None:  # held as lines: written as them, never parsed here
             out.append(",")
             out.append(_dumps(s.text.decode("utf-8", "surrogateescape")))
             order = s.order
@@ -95,7 +96,6 @@ def encode_group(group: Group) -> bytes:
                 out.append(_dumps(order))
             out.append("]")
             continue
-        family = s.family
         out.append(",[")
         if family.type in PLAIN_TYPES:
             out.append(_plain_metrics_json(family.metrics))

@@ -43,6 +43,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -55,7 +56,7 @@ from redis.exceptions import NoScriptError, RedisError
 from pushgate.core.errors import PushgateError, StoreError, StoreOpenError
 from pushgate.core.model import GroupingKey, Labels, MetricType
 from pushgate.store.codec import decode_group, encode_group, encode_key
-from pushgate.store.contract import Change, Group
+from pushgate.store.contract import Change, Group, StoredFamily
 from pushgate.store.journaled import Clock, JournaledStore, _Op, _Waiting
 from pushgate.store.limits import SeriesLimits
 from pushgate.store.memory import MemoryJournal
@@ -149,23 +150,29 @@ class _Rebase:
 
     keys: frozenset[GroupingKey]
     types: dict[str, str]
-    series: frozenset[tuple[str, Labels]]
     related: frozenset[str]
     bases: frozenset[str]
+    #: The families the plan writes, for :attr:`series` (only needed when
+    #: another replica committed first, so only then read).
+    written: tuple[StoredFamily, ...]
 
     @classmethod
     def of(cls, keys: set[GroupingKey], changes: Mapping[GroupingKey, Group | None]) -> _Rebase:
         types: dict[str, str] = {}
-        series: set[tuple[str, Labels]] = set()
+        written: list[StoredFamily] = []
         for group in changes.values():
             if group is None:
                 continue
             for name, stored in group.families.items():
-                if stored.family.metrics:
-                    types[name] = stored.family.type
-                    series.update((name, m.labels) for m in stored.family.metrics)
+                if not stored.empty:
+                    types[name] = stored.type
+                    written.append(stored)
         bases = frozenset(_base_name(n) for n in types)
-        return cls(frozenset(keys), types, frozenset(series), bases | frozenset(types), bases)
+        return cls(frozenset(keys), types, bases | frozenset(types), bases, tuple(written))
+
+    @cached_property
+    def series(self) -> frozenset[tuple[str, Labels]]:
+        return frozenset((s.name, m.labels) for s in self.written for m in s.family.metrics)
 
     def interferes(self, decoded: list[_Decoded]) -> bool:
         for _, changes in decoded:
@@ -175,16 +182,16 @@ class _Rebase:
                 if group is None:
                     continue
                 for name, stored in group.families.items():
-                    family = stored.family
-                    if not family.metrics:
+                    if stored.empty:
                         continue
                     mine = self.types.get(name)
                     if mine is None:
                         if _base_name(name) in self.related or name in self.bases:
                             return True
-                    elif mine != family.type:
+                        continue  # a family the plan does not write: no shared series
+                    if mine != stored.type:
                         return True
-                    if any((name, m.labels) in self.series for m in family.metrics):
+                    if any((name, m.labels) in self.series for m in stored.family.metrics):
                         return True
         return False
 

@@ -384,6 +384,15 @@ class StoredFamily:
             text = self._render()
         return text
 
+    def held_family(self) -> MetricFamily | None:
+        """The family's objects if it holds them (None: only its lines).
+
+        Read once, this is safe against a compaction in another thread
+        (the journal encodes in a worker thread in some modes): the lines
+        are set before the objects are dropped.
+        """
+        return self._family
+
     @property
     def compacted(self) -> bool:
         """Whether only the lines are held (see the module doc)."""
