@@ -272,11 +272,11 @@ class State:
             header = render_family_header(name, runs.type, help_)
             return header + self._body_with(name, runs, extra)
         if runs.block is None:
-            runs.block = render_family_header(name, runs.type, runs.help()) + self._body(name, runs)
+            runs.block = render_family_header(name, runs.type, runs.help()) + self._body(runs)
         return runs.block
 
     @staticmethod
-    def _body(name: str, runs: _Runs) -> bytes:
+    def _body(runs: _Runs) -> bytes:
         """The series lines of a family, in exposition order."""
         # Values by key lookups in C (the view's iterator is Python code).
         return b"".join(runs.texts())
@@ -284,7 +284,7 @@ class State:
     def _body_with(self, name: str, runs: _Runs, extra: Sequence[Metric]) -> bytes:
         """:meth:`_body` with ``extra`` metrics placed among the entries."""
         if not extra:
-            return self._body(name, runs)
+            return self._body(runs)
         mapping = runs.mapping()
         by_lines = runs.lines is not None
         placed: list[tuple[int, bytes]] = []
