@@ -1010,6 +1010,34 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def family_header_pb(family: MetricFamily) -> bytes:
+    """The serialized ``MetricFamily`` fields before its metrics (name, help, type)."""
+    return bytes(
+        _to_pb(MetricFamily(family.name, family.type, family.help, ())).SerializeToString()
+    )
+
+
+def metric_records_pb(family: MetricFamily) -> bytes:
+    """The serialized ``metric`` fields of ``family``, in its order.
+
+    A message's repeated field is a run of records, and the schema's fields
+    are written in number order (name, help, type, then the metrics), so a
+    family's message is :func:`family_header_pb` followed by the records of
+    its metrics, which can therefore be made for parts of a family and
+    joined.
+    """
+    data = bytes(_to_pb(family).SerializeToString())
+    header = family_header_pb(family)
+    if not data.startswith(header):  # not expected: the layout above is the schema's
+        raise ValueError(f"unexpected protobuf layout for family {family.name!r}")
+    return data[len(header) :]
+
+
+def delimited(message: bytes) -> bytes:
+    """``message`` with its varint length in front (``encoding=delimited``)."""
+    return _varint(len(message)) + message
+
+
 def render_delimited(families: Iterable[MetricFamily]) -> bytes:
     """Varint-length-delimited ``MetricFamily`` messages (``encoding=delimited``).
 

@@ -50,6 +50,10 @@ async def handle_metrics(gw: Gateway, request: web.Request, params: dict[str, st
     if fmt == "text":
         # Already gzip-encoded when asked: the store caches compressed families.
         body = gw.store.render_text(own, compress=compress)
+    elif fmt == "protobuf-delimited":
+        body = gw.store.render_delimited(own)
+        if compress:
+            body = gzip.compress(body, compresslevel=1)
     else:
         body = _PROTOBUF_RENDERERS[fmt](gw.store.merged_families(own))
         if compress:

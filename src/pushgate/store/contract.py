@@ -197,6 +197,12 @@ class Store(Protocol):
         """The same content as :meth:`render_text` as model objects."""
         ...
 
+    def render_delimited(self, own: Sequence[MetricFamily]) -> bytes:
+        """:meth:`merged_families` as length-delimited protobuf messages
+        (the format Prometheus negotiates); unchanged families are not
+        encoded again."""
+        ...
+
     @property
     def healthy(self) -> bool:
         """False when the backend is known to be failing (last commit failed)."""

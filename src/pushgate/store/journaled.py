@@ -34,6 +34,7 @@ from typing import Literal
 
 from pushgate.core.errors import ConsistencyError, LimitError, StoreError
 from pushgate.core.model import GroupingKey, MetricFamily, MetricType
+from pushgate.core.protobuf import render_delimited as encode_delimited
 from pushgate.core.textformat import render_family_header, render_metric, render_text
 from pushgate.store.contract import Change, Group, Journal, WriteRequest
 from pushgate.store.policy import PolicyIndex, StorePolicy, StoreUsage, merge_visible
@@ -420,18 +421,38 @@ class JournaledStore:
     def merged_families(self, own: Sequence[MetricFamily]) -> list[MetricFamily]:
         if self._expired_pending():
             return merge_visible(self.groups(), own, for_text=False)
+        own_by_name = {f.name: f for f in own if f.metrics}
+        names = sorted(set(self._state.family_names()) | set(own_by_name))
+        return [self._merged_family(name, own_by_name.get(name)) for name in names]
+
+    def _merged_family(self, name: str, mine: MetricFamily | None) -> MetricFamily:
+        """A pushed family merged with the gateway's own of that name (first)."""
+        state = self._state
+        pushed = state.merged_family(name) if state.family_type(name) is not None else None
+        if pushed is None:
+            assert mine is not None
+            return mine
+        if mine is None:
+            return pushed
+        return MetricFamily(name, mine.type, mine.help, mine.metrics + pushed.metrics)
+
+    def render_delimited(self, own: Sequence[MetricFamily]) -> bytes:
+        """:meth:`merged_families` as length-delimited protobuf messages.
+
+        Pushed families come from the state's cached encodings (made again
+        per chunk of runs when they change); a family merged with the
+        gateway's own is encoded afresh.
+        """
+        if self._expired_pending():
+            return encode_delimited(merge_visible(self.groups(), own, for_text=False))
         state = self._state
         own_by_name = {f.name: f for f in own if f.metrics}
         names = sorted(set(state.family_names()) | set(own_by_name))
-        out: list[MetricFamily] = []
+        out = []
         for name in names:
-            pushed = state.merged_family(name) if state.family_type(name) is not None else None
             mine = own_by_name.get(name)
-            if pushed is None:
-                assert mine is not None
-                out.append(mine)
-            elif mine is None:
-                out.append(pushed)
+            if mine is None:
+                out.append(state.family_delimited(name))
             else:
-                out.append(MetricFamily(name, mine.type, mine.help, mine.metrics + pushed.metrics))
-        return out
+                out.append(encode_delimited([self._merged_family(name, mine)]))
+        return b"".join(out)

@@ -40,8 +40,10 @@ from operator import attrgetter, itemgetter
 from sortedcontainers import SortedDict, SortedList
 
 from pushgate.core.model import GroupingKey, Labels, Metric, MetricFamily, MetricType
+from pushgate.core.protobuf import delimited, family_header_pb, metric_records_pb
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
+from pushgate.store.stored import parse_lines
 
 _TEXT = attrgetter("text")
 _KEY = itemgetter(0)
@@ -76,6 +78,10 @@ class _Runs:
     #: valid, by first key ("" for the first chunk).
     bounds: SortedList = field(default_factory=SortedList)
     chunks_gz: dict[str, bytes] = field(default_factory=dict)
+    #: The protobuf form, cached the same way: the family's length-delimited
+    #: message, and the serialized metric records of each chunk.
+    block_pb: bytes | None = None
+    chunks_pb: dict[str, bytes] = field(default_factory=dict)
     #: Groups loaded at start-up whose runs are not placed yet (see
     #: State.load); placed on first use or by the warm-up after start.
     pending: list[StoredFamily] | None = None
@@ -126,7 +132,9 @@ def _chunk_changed(runs: _Runs, key: str) -> None:
     """Drop the gzip member of the chunk that holds (or would hold) an entry."""
     bounds = runs.bounds
     i = bounds.bisect_right(key)
-    runs.chunks_gz.pop(bounds[i - 1] if i else "", None)
+    start = bounds[i - 1] if i else ""
+    runs.chunks_gz.pop(start, None)
+    runs.chunks_pb.pop(start, None)
 
 
 def _entries_added(runs: _Runs, keys: Iterable[str]) -> None:
@@ -141,6 +149,7 @@ def _entries_removed(runs: _Runs, keys: Iterable[str]) -> None:
         if _starts_chunk(key):
             runs.bounds.discard(key)
             runs.chunks_gz.pop(key, None)
+            runs.chunks_pb.pop(key, None)
         _chunk_changed(runs, key)
 
 
@@ -149,7 +158,8 @@ def _use(runs: _Runs, lines: SortedDict | None) -> None:
     runs.lines = lines
     runs.bounds = SortedList(filter(_starts_chunk, runs.mapping()))
     runs.chunks_gz = {}
-    runs.block = runs.block_gz = None
+    runs.chunks_pb = {}
+    runs.block = runs.block_gz = runs.block_pb = None
 
 
 def _all_lines(runs: _Runs) -> SortedDict:
@@ -157,6 +167,29 @@ def _all_lines(runs: _Runs) -> SortedDict:
     for stored in dict.values(runs.runs):
         entries.extend(stored.entries())
     return SortedDict(entries)
+
+
+def _exposition_metrics(
+    name: str, family_type: MetricType, families: Iterable[StoredFamily]
+) -> tuple[Metric, ...]:
+    """The metrics of consecutive runs, in exposition order. Runs held as
+    lines are parsed together (one parse for neighbours), the others give
+    their objects in the order of their lines."""
+    metrics: list[Metric] = []
+    texts: list[bytes] = []
+    for stored in families:
+        family = stored.held_family()
+        if family is None:
+            texts.append(stored.text)
+            continue
+        if texts:
+            metrics.extend(parse_lines(name, family_type, b"".join(texts)))
+            texts = []
+        order = stored.order
+        metrics.extend(family.metrics if order is None else (family.metrics[i] for i in order))
+    if texts:
+        metrics.extend(parse_lines(name, family_type, b"".join(texts)))
+    return tuple(metrics)
 
 
 def _overlap(before: StoredFamily, after: StoredFamily) -> int:
@@ -332,6 +365,39 @@ class State:
                 members.append(member)
             runs.block_gz = b"".join(members)
         return runs.block_gz
+
+    def family_delimited(self, name: str) -> bytes:
+        """The pushed family as a length-delimited protobuf ``MetricFamily``.
+
+        Made of the metric records of each chunk of runs (a message's
+        repeated field is a run of records, see core/protobuf.py), each made
+        again only when its chunk changed, as the gzip members are. Families
+        whose runs interleave are encoded whole.
+        """
+        runs = self._ready(name)
+        if runs.block_pb is None:
+            header = family_header_pb(MetricFamily(name, runs.type, runs.help(), ()))
+            if runs.lines is not None:
+                body = header + metric_records_pb(self.merged_family(name))
+            else:
+                mapping = runs.runs
+                starts = ["", *runs.bounds]
+                parts = [header]
+                for i, start in enumerate(starts):
+                    records = runs.chunks_pb.get(start)
+                    if records is None:
+                        end = starts[i + 1] if i + 1 < len(starts) else None
+                        keys = mapping.irange(start, end, inclusive=(True, False))
+                        metrics = _exposition_metrics(
+                            name, runs.type, map(mapping.__getitem__, keys)
+                        )
+                        chunk = MetricFamily(name, runs.type, None, metrics)
+                        records = metric_records_pb(chunk) if metrics else b""
+                        runs.chunks_pb[start] = records
+                    parts.append(records)
+                body = b"".join(parts)
+            runs.block_pb = delimited(body)
+        return runs.block_pb
 
     def merged_family(self, name: str) -> MetricFamily:
         runs = self._ready(name)
@@ -525,7 +591,7 @@ class State:
         # The key exists already: set the value only, past SortedDict's
         # membership test and insort (its values live in the dict itself).
         dict.__setitem__(runs.runs, first, stored)
-        runs.block = runs.block_gz = None
+        runs.block = runs.block_gz = runs.block_pb = None
         lines = runs.lines
         if lines is None:
             _chunk_changed(runs, first)
@@ -546,7 +612,7 @@ class State:
         elif runs.type != stored.type and not runs.count:
             runs.type = stored.type
         runs.count += 1
-        runs.block = runs.block_gz = None
+        runs.block = runs.block_gz = runs.block_pb = None
         mapping = runs.runs
         first = stored.first_key
         i = mapping.bisect_left(first)
@@ -575,7 +641,7 @@ class State:
         runs = self._ready(name)
         runs.count -= 1
         runs.stale.pop(key, None)
-        runs.block = runs.block_gz = None
+        runs.block = runs.block_gz = runs.block_pb = None
         mapping = runs.runs
         first = stored.first_key
         i = mapping.index(first)

@@ -134,6 +134,15 @@ def _exact_metric(family_type: MetricType, m: Metric) -> bool:
     )
 
 
+def parse_lines(name: str, family_type: MetricType, text: bytes) -> tuple[Metric, ...]:
+    """The metrics of rendered lines of family ``name``, in the lines' order."""
+    if not text:
+        return ()
+    header = f"# TYPE {name} {family_type}\n".encode()
+    (parsed,) = parse_text_in_full(header + text)
+    return parsed.metrics
+
+
 def expand(
     name: str,
     family_type: MetricType,
@@ -143,11 +152,7 @@ def expand(
 ) -> MetricFamily:
     """The family whose rendered lines are ``text`` (see the module doc);
     ``order[i]`` is the pushed position of the lines' metric ``i``."""
-    if not text:
-        return MetricFamily(name, family_type, help_, ())
-    header = f"# TYPE {name} {family_type}\n".encode()
-    (parsed,) = parse_text_in_full(header + text)
-    metrics = parsed.metrics
+    metrics = parse_lines(name, family_type, text)
     if order is not None:
         pushed: list[Metric] = list(metrics)
         for i, position in enumerate(order):

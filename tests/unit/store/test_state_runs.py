@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pushgate.core.model import GroupingKey, Metric, MetricFamily
+from pushgate.core.protobuf import render_delimited
 from pushgate.core.textformat import metric_sort_key, render_family_header, render_metric
 from pushgate.store.contract import Group, StoredFamily
 from pushgate.store.rules import sanitise
@@ -113,6 +114,7 @@ def test_runs_give_the_blocks_of_a_full_merge(
             for name in state.family_names():
                 state.family_block(name)
                 state.family_block_gz(name)
+                state.family_delimited(name)
     extra = tuple(Metric((("a", f"{s:02d}"), ("job", "own")), 0.5) for s in own)
     for name in ("spot", "lat"):
         if not any(name in g.families and not g.families[name].empty for g in groups.values()):
@@ -121,6 +123,7 @@ def test_runs_give_the_blocks_of_a_full_merge(
         block = state.family_block(name)
         assert block == reference(groups, name)
         assert gzip.decompress(state.family_block_gz(name)) == block
+        assert state.family_delimited(name) == render_delimited([state.merged_family(name)])
         assert state.family_block(name, "own help", extra) == reference(
             groups, name, extra, "own help"
         )

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pushgate.core.model import GroupingKey, Metric, MetricFamily
+from pushgate.core.protobuf import render_delimited
 from pushgate.store.contract import Group, StoredFamily
 from pushgate.store.rules import sanitise
 from pushgate.store.state import State
@@ -52,11 +53,13 @@ def group(instance: str, value: float, shape: int, pushed_at: float = 1.0) -> Gr
 
 
 def blocks(state: State) -> dict[str, bytes]:
-    """Each family's block; its gzip form must always decompress to it."""
+    """Each family's block; its gzip form must always decompress to it, and
+    its cached protobuf form must be the encoding of the merged family."""
     out = {}
     for name in state.family_names():
         out[name] = state.family_block(name)
         assert gzip.decompress(state.family_block_gz(name)) == out[name], name
+        assert state.family_delimited(name) == render_delimited([state.merged_family(name)])
     return out
 
 
