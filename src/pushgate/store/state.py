@@ -87,6 +87,16 @@ class _Runs:
     pending: list[StoredFamily] | None = None
     #: Runs taken from ``pending`` so far, sorted into ``runs`` at the end.
     staged: list[tuple[str, StoredFamily]] = field(default_factory=list)
+    #: After a load, when the runs interleave: the runs whose metrics are not
+    #: in ``lines`` yet (``lines`` is built at the end, from ``lines_staged``).
+    unindexed: list[StoredFamily] | None = None
+    lines_staged: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        """Whether what a load left to do for this family is done."""
+        return self.pending is None and self.unindexed is None
+
     #: Groups re-pushed with the same series whose family is not compacted
     #: yet, oldest re-push first: group key -> time.monotonic() of the push.
     stale: dict[GroupingKey, float] = field(default_factory=dict)
@@ -446,14 +456,20 @@ class State:
         """
         while self._unplaced:
             runs = self._families.get(self._unplaced[-1])
-            if runs is None or runs.pending is None:
+            if runs is None or runs.ready:
                 self._unplaced.pop()
                 continue
             while runs.pending and budget > 0:
                 self._stage(runs, runs.pending.pop())
                 budget -= 1
-            if not runs.pending:
+            if runs.pending is not None and not runs.pending:
                 self._finish(runs)
+            while runs.unindexed and budget > 0:
+                runs.lines_staged.extend(runs.unindexed.pop().entries())
+                budget -= 1
+            if runs.unindexed is not None and not runs.unindexed:
+                self._index(runs)
+            if runs.ready:
                 self._unplaced.pop()
             if budget <= 0:
                 return bool(self._unplaced)
@@ -461,16 +477,20 @@ class State:
 
     def _ready(self, name: str) -> _Runs:
         runs = self._families[name]
-        if runs.pending is not None:
+        if not runs.ready:
             self._materialize(runs)
         return runs
 
     def _materialize(self, runs: _Runs) -> None:
-        """Place at once what :meth:`load` left pending."""
-        assert runs.pending is not None
-        while runs.pending:
-            self._stage(runs, runs.pending.pop())
-        self._finish(runs)
+        """Do at once what :meth:`load` left to do for a family."""
+        if runs.pending is not None:
+            while runs.pending:
+                self._stage(runs, runs.pending.pop())
+            self._finish(runs)
+        if runs.unindexed is not None:
+            while runs.unindexed:
+                runs.lines_staged.extend(runs.unindexed.pop().entries())
+            self._index(runs)
 
     @staticmethod
     def _stage(runs: _Runs, stored: StoredFamily) -> None:
@@ -485,7 +505,16 @@ class State:
         runs.overlaps = sum(map(_overlap, placed, placed[1:]))
         runs.staged = []
         runs.pending = None
-        _use(runs, _all_lines(runs) if runs.overlaps else None)
+        _use(runs, None)
+        if runs.overlaps:  # the per-series index: built by _index, in steps
+            runs.unindexed = placed
+            runs.lines_staged = []
+
+    @staticmethod
+    def _index(runs: _Runs) -> None:
+        _use(runs, SortedDict(runs.lines_staged))
+        runs.unindexed = None
+        runs.lines_staged = []
 
     # -- the one mutation --------------------------------------------------------
     def replace_group(self, key: GroupingKey, new: Group | None) -> Group | None:
@@ -607,7 +636,7 @@ class State:
             runs = _Runs(stored.type)
             self._families[name] = runs
             self._names.add(name)
-        elif runs.pending is not None:
+        elif not runs.ready:
             self._materialize(runs)
         elif runs.type != stored.type and not runs.count:
             runs.type = stored.type

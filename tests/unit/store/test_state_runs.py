@@ -197,3 +197,28 @@ def test_interleaving_runs_are_counted_and_merged() -> None:
     assert state._families["spot"].overlaps == 0
     assert state._families["spot"].lines is None
     assert state.family_block("spot") == reference(groups, "spot")
+
+
+def test_a_loaded_state_indexes_interleaving_runs_in_steps() -> None:
+    """After a load, the per-series index of an interleaving family is built
+    across warm-up steps; a write in between finishes it first."""
+    spots = {KEYS[0]: [1, 3, 9], KEYS[1]: [2, 4], KEYS[2]: [5, 6], KEYS[3]: [7]}
+    groups = {key: make_group(key, s, 1.0, 1.0) for key, s in spots.items()}
+    reference_state = State()
+    for key, group in groups.items():
+        reference_state.replace_group(key, group)
+    loaded = State()
+    loaded.load(list(groups.values()))
+    half_built = False
+    while loaded.warm_up(budget=1):
+        spot = loaded._families["spot"]
+        if spot.unindexed and len(spot.unindexed) < len(spots) and not half_built:
+            half_built = True  # a re-push while the index is half built
+            again = make_group(KEYS[2], [5, 6], 2.0, 2.0)
+            for state in (loaded, reference_state):
+                state.replace_group(KEYS[2], again)
+    assert half_built
+    assert loaded._families["spot"].lines is not None
+    for name in ("spot", "lat"):
+        assert loaded.family_block(name) == reference_state.family_block(name)
+        assert loaded.family_delimited(name) == reference_state.family_delimited(name)
