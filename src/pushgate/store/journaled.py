@@ -104,8 +104,8 @@ class JournaledStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pushgate-commit")
         self._healthy = True
         self._closed = False
-        #: compressed? -> ((state version, own names), joined blocks between own families)
-        self._segments: dict[bool, tuple[tuple[int, tuple[str, ...]], list[bytes]]] = {}
+        #: compressed? -> ((state version, own names), the blocks between own families)
+        self._segments: dict[bool, tuple[tuple[int, tuple[str, ...]], list[list[bytes]]]] = {}
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -400,10 +400,12 @@ class JournaledStore:
             for name in state.family_names():
                 if name not in own_by_name:
                     parts[bisect.bisect_left(own_names, name)].append(block(name))
-            segments = (cache_key, [b"".join(p) for p in parts])
+            # The blocks themselves, joined only into the response: a joined
+            # copy kept here would hold the whole body a second time.
+            segments = (cache_key, parts)
             self._segments[compress] = segments
         joined = segments[1]
-        out = [joined[0]]
+        out = list(joined[0])
         for i, name in enumerate(own_names):
             family = own_by_name[name]
             if state.family_type(name) is not None:
@@ -415,7 +417,7 @@ class JournaledStore:
                     render_metric(name, family.type, m) for m in family.metrics
                 )
             out.append(gzip_member(text) if compress else text)
-            out.append(joined[i + 1])
+            out.extend(joined[i + 1])
         return b"".join(out)
 
     def merged_families(self, own: Sequence[MetricFamily]) -> list[MetricFamily]:
