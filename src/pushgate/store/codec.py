@@ -8,7 +8,8 @@ A family the state holds as its exposition lines (see
 :mod:`pushgate.store.stored`) is written as those lines instead of the
 metrics list: ``[name, type, help, last_push, lines]``, plus the order of
 the pushed metrics when it differs from the exposition order
-(``[..., lines, order]``); pushgates older than this form cannot read it.
+(``[..., lines, order]``). Older pushgates cannot read that form: the
+SQLite journal marks its files schema 2 for it (store/sqlite.py).
 JSON keeps the file inspectable with the ``sqlite3`` shell; NaN and
 infinities use Python's JSON extensions, which round-trip exactly.
 

@@ -32,7 +32,7 @@ from pushgate.store.codec import decode_group, encode_group, encode_key
 from pushgate.store.contract import Change, Group
 
 Durability = Literal["process", "os"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Migrations from version N-1 to N, keyed by N. Version 1 is the initial schema.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
@@ -41,6 +41,11 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     1: lambda db: db.execute(
         "CREATE TABLE IF NOT EXISTS groups (key TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID"
     ),
+    # Version 2: group documents may hold a family as its exposition lines
+    # (store/codec.py). Version 1 documents are read as they are, so nothing
+    # is rewritten; the number makes a version 1 pushgate refuse the file
+    # ("written by a newer pushgate") instead of failing on a document.
+    2: lambda db: None,
 }
 
 

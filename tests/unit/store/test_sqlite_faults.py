@@ -11,7 +11,8 @@ import pytest
 from pushgate.core.errors import StoreError, StoreOpenError
 from pushgate.core.model import Metric, MetricFamily
 from pushgate.store import open_store
-from pushgate.store.contract import WriteRequest
+from pushgate.store.codec import encode_group, encode_key
+from pushgate.store.contract import Group, StoredFamily, WriteRequest
 from pushgate.store.sqlite import SCHEMA_VERSION, SqliteJournal
 
 
@@ -117,3 +118,33 @@ def test_file_becoming_unwritable_gives_store_error(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(body())
+
+
+def test_a_version_1_store_is_read_and_marked_version_2(tmp_path: Path) -> None:
+    """Version 1 files hold metric lists only; they load unchanged, and the
+    file is marked version 2 (documents may now hold lines)."""
+    path = tmp_path / "s.db"
+    SqliteJournal(path).close()
+    group = Group(
+        (("job", "old"),),
+        {
+            "g": StoredFamily(
+                MetricFamily("g", "gauge", "h", (Metric((("job", "old"),), 1.5),)), 1.0
+            )
+        },
+    )
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.execute(
+        "INSERT INTO groups (key, body) VALUES (?, ?)",
+        (encode_key(group.key), encode_group(group)),  # uncompacted: a metric list
+    )
+    db.commit()
+    db.close()
+    journal = SqliteJournal(path)
+    (loaded,) = list(journal.load())
+    journal.close()
+    assert loaded.families["g"].family == group.families["g"].family
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    db.close()
