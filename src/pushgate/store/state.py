@@ -179,6 +179,23 @@ def _all_lines(runs: _Runs) -> SortedDict:
     return SortedDict(entries)
 
 
+def _chunks(
+    runs: _Runs, cache: dict[str, bytes], make: Callable[[Iterator[str]], bytes]
+) -> list[bytes]:
+    """One piece per chunk of the entries in use (see _Runs.bounds): the one
+    in ``cache``, or ``make(the chunk's keys)``, which is then kept there."""
+    mapping = runs.mapping()
+    starts = ["", *runs.bounds]
+    pieces = []
+    for i, start in enumerate(starts):
+        piece = cache.get(start)
+        if piece is None:
+            end = starts[i + 1] if i + 1 < len(starts) else None
+            piece = cache[start] = make(mapping.irange(start, end, inclusive=(True, False)))
+        pieces.append(piece)
+    return pieces
+
+
 def _exposition_metrics(
     name: str, family_type: MetricType, families: Iterable[StoredFamily]
 ) -> tuple[Metric, ...]:
@@ -362,18 +379,12 @@ class State:
         runs = self._ready(name)
         if runs.block_gz is None:
             header = gzip_member(render_family_header(name, runs.type, runs.help()))
-            mapping = runs.mapping()
-            starts = ["", *runs.bounds]
-            members = [header]
-            for i, start in enumerate(starts):
-                member = runs.chunks_gz.get(start)
-                if member is None:
-                    end = starts[i + 1] if i + 1 < len(starts) else None
-                    keys = mapping.irange(start, end, inclusive=(True, False))
-                    text = b"".join(runs.texts(keys))
-                    member = runs.chunks_gz[start] = gzip_member(text) if text else b""
-                members.append(member)
-            runs.block_gz = b"".join(members)
+
+            def member(keys: Iterator[str]) -> bytes:
+                text = b"".join(runs.texts(keys))
+                return gzip_member(text) if text else b""
+
+            runs.block_gz = header + b"".join(_chunks(runs, runs.chunks_gz, member))
         return runs.block_gz
 
     def family_delimited(self, name: str) -> bytes:
@@ -390,22 +401,14 @@ class State:
             if runs.lines is not None:
                 body = header + metric_records_pb(self.merged_family(name))
             else:
-                mapping = runs.runs
-                starts = ["", *runs.bounds]
-                parts = [header]
-                for i, start in enumerate(starts):
-                    records = runs.chunks_pb.get(start)
-                    if records is None:
-                        end = starts[i + 1] if i + 1 < len(starts) else None
-                        keys = mapping.irange(start, end, inclusive=(True, False))
-                        metrics = _exposition_metrics(
-                            name, runs.type, map(mapping.__getitem__, keys)
-                        )
-                        chunk = MetricFamily(name, runs.type, None, metrics)
-                        records = metric_records_pb(chunk) if metrics else b""
-                        runs.chunks_pb[start] = records
-                    parts.append(records)
-                body = b"".join(parts)
+
+                def records(keys: Iterator[str]) -> bytes:
+                    stored = map(runs.runs.__getitem__, keys)
+                    metrics = _exposition_metrics(name, runs.type, stored)
+                    chunk = MetricFamily(name, runs.type, None, metrics)
+                    return metric_records_pb(chunk) if metrics else b""
+
+                body = header + b"".join(_chunks(runs, runs.chunks_pb, records))
             runs.block_pb = delimited(body)
         return runs.block_pb
 
