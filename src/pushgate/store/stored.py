@@ -32,10 +32,10 @@ from operator import itemgetter
 from typing import Final
 
 from pushgate.core.floats import format_float
+from pushgate.core.memo import BoundedMemo
 from pushgate.core.model import PLAIN_TYPES, Labels, Metric, MetricFamily, MetricType
 from pushgate.core.textformat import (
     labels_sort_key,
-    metric_sort_key,
     parse_text_in_full,
     render_label_block,
     render_metric,
@@ -169,21 +169,10 @@ def _count_lines(name: str, text: bytes) -> list[str]:
     return [line for line in lines if _is_count_line(line, count)]
 
 
-#: Sort keys by label set, so that the families of a group with equal label
-#: sets (a histogram, a summary, push_time_seconds...) share one string.
-_SORT_KEYS: dict[Labels, str] = {}
-_SORT_KEYS_MAX = 4096
-
-
-def _sort_key(metric: Metric) -> str:
-    """:func:`metric_sort_key`, remembered for recent label sets (bounded)."""
-    labels = metric.labels
-    key = _SORT_KEYS.get(labels)
-    if key is None:
-        if len(_SORT_KEYS) >= _SORT_KEYS_MAX:
-            _SORT_KEYS.clear()
-        key = _SORT_KEYS[labels] = metric_sort_key(metric)
-    return key
+#: Sort keys (:func:`metric_sort_key`) by label set, so that the families of
+#: a group with equal label sets (a histogram, a summary, push_time_seconds...)
+#: share one string.
+_labels_key: BoundedMemo[Labels, str] = BoundedMemo(labels_sort_key, entries=4096)
 
 
 #: A label pair of a rendered line: name, then the escaped value.
@@ -211,13 +200,7 @@ def _line_key(line: str) -> str:
 
 #: Recent keys read from lines, so that equal keys of one group's families
 #: (a histogram, a summary, push_time_seconds...) are one string.
-_RECENT_KEYS: dict[str, str] = {}
-
-
-def _shared(key: str) -> str:
-    if len(_RECENT_KEYS) >= _SORT_KEYS_MAX:
-        _RECENT_KEYS.clear()
-    return _RECENT_KEYS.setdefault(key, key)
+_shared: BoundedMemo[str, str] = BoundedMemo(lambda key: key, entries=4096)
 
 
 def _is_count_line(line: str, count: str) -> bool:
@@ -230,11 +213,11 @@ def _sort_keys_of_lines(name: str, family_type: MetricType, text: bytes) -> tupl
     Plain families: the first and the last line. Summaries and histograms:
     their ``_count`` lines, which carry exactly the metric's labels.
     """
-    lines = text.decode("utf-8", "surrogateescape").split("\n")
-    lines.pop()
-    if family_type not in PLAIN_TYPES:
-        count = name + "_count"
-        lines = [line for line in lines if _is_count_line(line, count)]
+    if family_type in PLAIN_TYPES:
+        lines = text.decode("utf-8", "surrogateescape").split("\n")
+        lines.pop()
+    else:
+        lines = _count_lines(name, text)
     first = _shared(_line_key(lines[0]))
     return first, first if len(lines) == 1 else _shared(_line_key(lines[-1]))
 
@@ -466,7 +449,7 @@ class StoredFamily:
             return _entries_of_lines(name, family_type, text)
         order = self._order
         metrics = family.metrics if order is None else tuple(family.metrics[i] for i in order)
-        keys = list(map(_sort_key, metrics))
+        keys = [_labels_key(m.labels) for m in metrics]
         if family_type in PLAIN_TYPES:
             lines = text.split(b"\n")
             lines.pop()
@@ -493,7 +476,7 @@ class StoredFamily:
         metrics = family.metrics
         lines = _metric_lines(self.name, self.type, metrics)
         if metrics and self._first is None:
-            keys = [_sort_key(m) for m in metrics]
+            keys = [_labels_key(m.labels) for m in metrics]
             if all(a < b for a, b in itertools.pairwise(keys)):
                 self._order = None
                 self._first, self._last = keys[0], keys[-1]
